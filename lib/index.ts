@@ -1,0 +1,1 @@
+export { PGFLOW_MIGRATIONS } from '../migrations';

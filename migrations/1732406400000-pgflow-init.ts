@@ -1,0 +1,15 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { statements } from './generated/0001_init.sql';
+
+/** Creates the pgflow schema: tables, indexes and the state-machine functions. */
+export class PgflowInit1732406400000 implements MigrationInterface {
+  name = 'PgflowInit1732406400000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    for (const sql of statements) await queryRunner.query(sql);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('drop schema if exists pgflow cascade');
+  }
+}

@@ -1,0 +1,50 @@
+-- Claims up to p_batch_size visible queued tasks of the given flows (null: any flow),
+-- highest priority first, with FOR UPDATE SKIP LOCKED so concurrent workers never
+-- get the same task. Each claim counts an attempt and takes a lease of the step's
+-- timeout plus a margin. Returns each task with its built input.
+create or replace function pgflow.start_tasks(p_flow_slugs text[], p_worker_id text, p_batch_size int)
+returns table (
+  run_id uuid, flow_slug text, step_slug text, task_index int, attempt int,
+  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz
+)
+language plpgsql
+as $$
+begin
+  if exists (select 1 from pgflow.step_tasks t where t.status = 'started' and t.lease_expires_at <= now()) then
+    perform pgflow.reclaim_expired_tasks(100);
+  end if;
+
+  update pgflow.runs r
+     set status = 'started', started_at = now()
+   where r.run_id in (select q.run_id from pgflow.runs q
+                       where q.status = 'queued' and q.start_at <= now()
+                       for no key update skip locked);
+
+  return query
+  with picked as (
+    select t.run_id, t.step_slug, t.task_index
+      from pgflow.step_tasks t
+     where t.status = 'queued' and t.visible_at <= now()
+       and (p_flow_slugs is null or t.flow_slug = any(p_flow_slugs))
+     order by t.priority desc, t.visible_at
+     limit p_batch_size
+       for update skip locked
+  ), claimed as (
+    update pgflow.step_tasks t
+       set status = 'started', attempts_count = t.attempts_count + 1, claimed_by = p_worker_id,
+           started_at = now(),
+           lease_expires_at = now() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 5)
+      from picked p, pgflow.steps s, pgflow.flows f
+     where t.run_id = p.run_id and t.step_slug = p.step_slug and t.task_index = p.task_index
+       and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug and f.flow_slug = t.flow_slug
+    returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.input, s.step_type,
+              coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at
+  )
+  select c.run_id, c.flow_slug, c.step_slug, c.task_index, c.attempts_count,
+         case when c.step_type = 'map' then c.input
+              else pgflow.build_step_input(c.run_id, c.flow_slug, c.step_slug, r.input) end,
+         r.input, c.timeout_seconds, c.lease_expires_at
+    from claimed c
+    join pgflow.runs r on r.run_id = c.run_id;
+end;
+$$;
