@@ -1,0 +1,243 @@
+import { Inject, Injectable, Type } from '@nestjs/common';
+import { merge, Observable, interval, filter } from 'rxjs';
+import { FlowCompiler } from '../compiler/flow.compiler';
+import { PgflowDatabase } from '../database/pgflow.database';
+import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../errors/run.errors';
+import { PgflowUnknownRunError, PgflowValidationError } from '../errors/pgflow.error';
+import { assertRunId, mapSqlError } from '../errors/sql-error.mapper';
+import { PgflowModuleOptions } from '../interfaces/module-options.interface';
+import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
+import { DEFAULTS } from '../pgflow.constants';
+import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
+import { WorkflowRegistry } from '../registry/workflow.registry';
+import { NotifyListener } from '../worker/notify.listener';
+import { validateRunInput } from './input.validator';
+import { toJsonText } from './json';
+import { RUN_SELECT, RunRow, toRunInfo } from './run.query';
+import { diffRun } from './run.events';
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+/** Starts, inspects, awaits, cancels and resumes runs. */
+@Injectable()
+export class PgflowClient {
+  private readonly pollMs: number;
+  private readonly heartbeatMs: number;
+
+  constructor(
+    @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
+    private readonly db: PgflowDatabase,
+    private readonly registry: WorkflowRegistry,
+    private readonly compiler: FlowCompiler,
+    private readonly listener: NotifyListener,
+  ) {
+    this.pollMs = options.worker?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+    this.heartbeatMs = options.worker?.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs;
+  }
+
+  /** Starts a run of a flow (by slug or decorated class). Validates the input first; on error nothing is written. */
+  async startRun(flow: string | Type<unknown>, input: unknown, opts: StartRunOptions = {}): Promise<RunInfo> {
+    await this.compiler.ready();
+    const slug = this.registry.slugOf(flow);
+    const dto = this.registry.get(slug)?.inputDto;
+    if (dto) await validateRunInput(slug, dto, input);
+    const json = toJsonText(input, `input of flow "${slug}"`);
+    if (opts.runId !== undefined) assertRunId(opts.runId);
+    if (opts.priority !== undefined && (!Number.isInteger(opts.priority) || Math.abs(opts.priority) > 2_147_483_647)) {
+      throw new PgflowValidationError(`priority must be an integer (got ${String(opts.priority)})`);
+    }
+    if (opts.startAt !== undefined && !(opts.startAt instanceof Date && !isNaN(opts.startAt.getTime()))) {
+      throw new PgflowValidationError('startAt must be a valid Date');
+    }
+    if (opts.idempotencyKey !== undefined && (typeof opts.idempotencyKey !== 'string' || !opts.idempotencyKey)) {
+      throw new PgflowValidationError('idempotencyKey must be a non-empty string');
+    }
+    let rows: Array<{ run_id: string }>;
+    try {
+      rows = await this.db.query<{ run_id: string }>(
+        'select run_id from pgflow.start_flow($1, $2::jsonb, $3::uuid, $4, $5, $6)',
+        [slug, json, opts.runId ?? null, opts.idempotencyKey ?? null, opts.priority ?? 0, opts.startAt ?? null],
+        opts.manager,
+      );
+    } catch (err) {
+      throw mapSqlError(err, { flowSlug: slug });
+    }
+    const run = await this.fetchRun(rows[0].run_id, opts.manager);
+    if (!run) throw new PgflowUnknownRunError(rows[0].run_id);
+    return run;
+  }
+
+  /** The run with progress and step states, or null if there is none. */
+  async getRun(runId: string): Promise<RunInfo | null> {
+    assertRunId(runId);
+    return this.fetchRun(runId);
+  }
+
+  /**
+   * Resolves with the run once completed; rejects with PgflowRunFailedError,
+   * PgflowRunCancelledError, or PgflowTimeoutError after `timeoutMs`.
+   * Driven by NOTIFY, with a slow poll as a safety net.
+   */
+  async waitForRun(runId: string, opts: { timeoutMs?: number } = {}): Promise<RunInfo> {
+    assertRunId(runId);
+    await this.listener.start();
+    return new Promise<RunInfo>((resolve, reject) => {
+      let checking = false;
+      let recheck = false;
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        sub.unsubscribe();
+        clearTimeout(timer);
+        fn();
+      };
+      const check = async (): Promise<void> => {
+        if (checking) {
+          recheck = true;
+          return;
+        }
+        checking = true;
+        try {
+          do {
+            recheck = false;
+            const run = await this.fetchRun(runId);
+            if (!run) return finish(() => reject(new PgflowUnknownRunError(runId)));
+            if (run.status === 'completed') return finish(() => resolve(run));
+            if (run.status === 'failed') return finish(() => reject(new PgflowRunFailedError(runId, run.error)));
+            if (run.status === 'cancelled') return finish(() => reject(new PgflowRunCancelledError(runId)));
+          } while (recheck && !settled);
+        } catch (err) {
+          finish(() => reject(err));
+        } finally {
+          checking = false;
+        }
+      };
+      // subscribe before the first read so no change can slip between them
+      const sub = merge(
+        this.listener.runs$.pipe(filter((s) => s.runId === runId && FINISHED.has(s.status))),
+        this.listener.connected$,
+        interval(this.listener.available ? Math.max(this.pollMs, 1000) : this.pollMs),
+      ).subscribe(() => void check());
+      const timer = opts.timeoutMs !== undefined
+        ? setTimeout(() => finish(() => reject(new PgflowTimeoutError(runId, opts.timeoutMs ?? 0))), opts.timeoutMs)
+        : undefined;
+      void check();
+    });
+  }
+
+  /** startRun + waitForRun; resolves with the run's output (`{ <leafSlug>: output }`). */
+  async execute(flow: string | Type<unknown>, input: unknown,
+    opts: StartRunOptions & { timeoutMs?: number } = {}): Promise<unknown> {
+    const run = await this.startRun(flow, input, opts);
+    return (await this.waitForRun(run.runId, { timeoutMs: opts.timeoutMs })).output;
+  }
+
+  /** Cancels a run; a no-op for a finished run. Running handlers see `ctx.signal` abort. */
+  async cancelRun(runId: string): Promise<void> {
+    assertRunId(runId);
+    try {
+      await this.db.query('select pgflow.cancel_run($1)', [runId]);
+    } catch (err) {
+      throw mapSqlError(err, { runId });
+    }
+  }
+
+  /** Resumes a failed or cancelled run: only unfinished work runs again. */
+  async retryRun(runId: string): Promise<RunInfo> {
+    assertRunId(runId);
+    try {
+      await this.db.query('select 1 from pgflow.retry_run($1)', [runId]);
+    } catch (err) {
+      throw mapSqlError(err, { runId });
+    }
+    return (await this.fetchRun(runId)) as RunInfo;
+  }
+
+  /** Runs, newest first. */
+  async listRuns(f: ListRunsFilter = {}): Promise<RunInfo[]> {
+    const rows = await this.db.query<RunRow>(
+      `${RUN_SELECT}
+        where ($1::text is null or r.flow_slug = $1) and ($2::text is null or r.status = $2)
+          and ($3::timestamptz is null or r.created_at < $3)
+        order by r.created_at desc limit $4`,
+      [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit ?? 100],
+    );
+    return rows.map(toRunInfo);
+  }
+
+  /** Status changes of a run and its steps; completes when the run ends. */
+  watchRun(runId: string): Observable<RunEvent> {
+    assertRunId(runId);
+    return new Observable<RunEvent>((subscriber) => {
+      let last: RunInfo | undefined;
+      let busy = false;
+      let again = false;
+      const refresh = async (): Promise<void> => {
+        if (busy) {
+          again = true;
+          return;
+        }
+        busy = true;
+        try {
+          do {
+            again = false;
+            const run = await this.fetchRun(runId);
+            if (!run) throw new PgflowUnknownRunError(runId);
+            for (const event of diffRun(last, run)) subscriber.next(event);
+            last = run;
+            if (FINISHED.has(run.status)) {
+              subscriber.complete();
+              return;
+            }
+          } while (again && !subscriber.closed);
+        } catch (err) {
+          subscriber.error(err);
+        } finally {
+          busy = false;
+        }
+      };
+      const sub = merge(
+        this.listener.runs$.pipe(filter((s) => s.runId === runId)),
+        this.listener.connected$,
+        interval(this.pollMs),
+      ).subscribe(() => void refresh());
+      void this.listener.start().then(() => refresh());
+      return () => sub.unsubscribe();
+    });
+  }
+
+  /** Workers known to the database; `stale`: online without a recent heartbeat. */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    const staleMs = Math.max(3 * this.heartbeatMs, 15_000);
+    const rows = await this.db.query<{ worker_id: string; flows: string[]; status: string; started_at: Date;
+      last_heartbeat_at: Date }>('select * from pgflow.workers order by started_at');
+    return rows.map((r) => ({
+      workerId: r.worker_id,
+      flows: r.flows,
+      startedAt: r.started_at,
+      lastHeartbeatAt: r.last_heartbeat_at,
+      status: r.status === 'stopped' ? 'stopped'
+        : Date.now() - r.last_heartbeat_at.getTime() > staleMs ? 'stale' : 'online',
+    }));
+  }
+
+  /** Deletes finished runs that ended before `olderThan`, in batches; returns how many. */
+  async pruneRuns(opts: { olderThan: Date }): Promise<number> {
+    if (!(opts?.olderThan instanceof Date) || isNaN(opts.olderThan.getTime())) {
+      throw new PgflowValidationError('pruneRuns: olderThan must be a valid Date');
+    }
+    const batch = 1000;
+    let total = 0;
+    for (;;) {
+      const [{ n }] = await this.db.query<{ n: number }>('select pgflow.prune_runs($1, $2) as n', [opts.olderThan, batch]);
+      total += n;
+      if (n < batch) return total;
+    }
+  }
+
+  private async fetchRun(runId: string, manager?: import('typeorm').EntityManager): Promise<RunInfo | null> {
+    const rows = await this.db.query<RunRow>(`${RUN_SELECT} where r.run_id = $1`, [runId], manager);
+    return rows.length ? toRunInfo(rows[0]) : null;
+  }
+}

@@ -1,0 +1,38 @@
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { PgflowModuleOptions } from '../interfaces/module-options.interface';
+import { runPgflowMigrations } from './migrations.runner';
+
+/**
+ * The DataSource pgflow talks through. A DataSource instance given in the options is
+ * used and left alone; options make the module create, own and destroy one.
+ */
+export class PgflowDatabase implements OnApplicationShutdown {
+  private readonly logger = new Logger('Pgflow');
+
+  private constructor(
+    readonly dataSource: DataSource,
+    private readonly owned: boolean,
+  ) {}
+
+  static async connect(options: PgflowModuleOptions): Promise<PgflowDatabase> {
+    const given = options.dataSource;
+    const owned = !(given instanceof DataSource);
+    const dataSource = given instanceof DataSource ? given : new DataSource(given);
+    if (!dataSource.isInitialized) await dataSource.initialize();
+    const db = new PgflowDatabase(dataSource, owned);
+    if (options.migrationsRun) await runPgflowMigrations(dataSource);
+    return db;
+  }
+
+  /** Runs a parameterized query; `manager` runs it inside the caller's transaction. */
+  async query<T>(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<T[]> {
+    return (manager ?? this.dataSource.manager).query(sql, params) as Promise<T[]>;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.owned && this.dataSource.isInitialized) {
+      await this.dataSource.destroy().catch((err: Error) => this.logger.error(`closing DataSource: ${err.message}`));
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './pgflow.error';
+export * from './run.errors';
+export * from './non-retryable.error';

@@ -1,0 +1,76 @@
+/** Status of a run. */
+export type RunStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled';
+/** Status of a step within a run. */
+export type StepStatus = 'created' | 'started' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+
+/** Why a run failed. */
+export interface RunError {
+  stepSlug: string;
+  taskIndex: number;
+  message: string;
+}
+
+/** A step's state within a run. */
+export interface StepInfo {
+  stepSlug: string;
+  status: StepStatus;
+  totalTasks: number | null;
+  remainingTasks: number | null;
+  output?: unknown;
+  error?: string;
+}
+
+/** A run as stored, with progress and step states. */
+export interface RunInfo {
+  runId: string;
+  flowSlug: string;
+  status: RunStatus;
+  input: unknown;
+  output: unknown | null;
+  error: RunError | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  failedAt: Date | null;
+  progress: { totalSteps: number; completedSteps: number; percentage: number };
+  steps: StepInfo[];
+}
+
+/** A change of a run or of one of its steps, emitted by `watchRun`. */
+export type RunEvent =
+  | { type: 'run'; runId: string; status: RunStatus; run: RunInfo }
+  | { type: 'step'; runId: string; stepSlug: string; status: StepStatus; step: StepInfo };
+
+/** A worker process as seen in the `workers` table. */
+export interface WorkerInfo {
+  workerId: string;
+  flows: string[];
+  startedAt: Date;
+  lastHeartbeatAt: Date;
+  /** `stale`: online but no heartbeat for three intervals. */
+  status: 'online' | 'stale' | 'stopped';
+}
+
+/** Options of `PgflowClient.startRun`. */
+export interface StartRunOptions {
+  /** Caller-chosen run id (uuid). */
+  runId?: string;
+  /** A second start with the same key (and flow) returns the existing run. */
+  idempotencyKey?: string;
+  /** Higher runs' tasks are claimed first. Default `0`. */
+  priority?: number;
+  /** The run stays `queued` and its root tasks become claimable at this time. */
+  startAt?: Date;
+  /** Start inside the caller's transaction (visible to workers only if it commits). */
+  manager?: import('typeorm').EntityManager;
+}
+
+/** Filter of `PgflowClient.listRuns`. */
+export interface ListRunsFilter {
+  flowSlug?: string;
+  status?: RunStatus;
+  /** Default `100`. */
+  limit?: number;
+  /** Only runs created before this time. */
+  before?: Date;
+}

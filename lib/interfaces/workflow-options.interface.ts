@@ -1,0 +1,45 @@
+import { Type } from '@nestjs/common';
+
+/** Retry and timeout options shared by workflows and steps (seconds). */
+export interface RetryOptions {
+  /** Attempts including the first. Default `3`. */
+  maxAttempts?: number;
+  /** Base of the exponential retry delay in seconds. Default `1`. */
+  baseDelay?: number;
+  /** Seconds before a running attempt is aborted and failed. Default `60`. */
+  timeout?: number;
+}
+
+/** Options of `@Workflow`. */
+export interface WorkflowOptions extends RetryOptions {
+  /** Flow slug, `^[a-zA-Z_][a-zA-Z0-9_]*$`, at most 128 characters. */
+  slug: string;
+  /** class-validator DTO the run input must satisfy. Default: none. */
+  input?: Type<unknown>;
+  /** Cron expression; each tick starts one run. Default: none. */
+  cron?: string;
+  /** Input of runs started by `cron`. Default `{}`. */
+  cronInput?: unknown;
+}
+
+/** Options of `@Step`. */
+export interface StepOptions extends RetryOptions {
+  /** Step slug. Default: the method name. */
+  slug?: string;
+  /** Steps whose outputs this step needs. Default: none (a root), or the previous step in sequential form. */
+  dependsOn?: string[];
+  /** Make this a map step over `'run'` (the run input) or a dependency's output array. */
+  map?: 'run' | string;
+  /** Run N tasks of this single step with the same input; output is the array of their outputs. */
+  initialTasks?: number;
+  /** Seconds to wait before the step's tasks become claimable. Default `0`. */
+  startDelay?: number;
+  /** JSON containment pattern the step input must match, or the step is unmet. */
+  if?: object;
+  /** JSON containment pattern the step input must not match, or the step is unmet. */
+  ifNot?: object;
+  /** What an unmet condition does. Default `'skip'`. */
+  whenUnmet?: 'skip' | 'skip-cascade';
+  /** What exhausted attempts do. Default `'fail'` (the run fails). */
+  whenExhausted?: 'fail' | 'skip' | 'skip-cascade';
+}

@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { FlowBuilder } from './client/flow.builder';
+import { PgflowClient } from './client/pgflow.client';
+import { FlowCompiler } from './compiler/flow.compiler';
+import { PgflowDatabase } from './database/pgflow.database';
+import { PgflowExplorer } from './explorer/pgflow.explorer';
+import { PgflowMetadataAccessor } from './explorer/pgflow-metadata.accessor';
+import { PgflowModuleOptions } from './interfaces/module-options.interface';
+import { PgflowConfigurableModule, MODULE_OPTIONS_TOKEN } from './pgflow.module-definition';
+import { WorkflowRegistry } from './registry/workflow.registry';
+import { NotifyListener } from './worker/notify.listener';
+import { PgflowWorker } from './worker/pgflow.worker';
+
+/**
+ * Durable DAG workflows on PostgreSQL. Import once with `forRoot`/`forRootAsync`
+ * (global); decorate providers with `@Workflow` and `@Step`; inject `PgflowClient`.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: PgflowDatabase,
+      useFactory: (options: PgflowModuleOptions) => PgflowDatabase.connect(options),
+      inject: [MODULE_OPTIONS_TOKEN],
+    },
+    PgflowMetadataAccessor,
+    WorkflowRegistry,
+    PgflowExplorer,
+    FlowCompiler,
+    NotifyListener,
+    PgflowWorker,
+    PgflowClient,
+    FlowBuilder,
+  ],
+  exports: [PgflowClient, PgflowWorker, FlowBuilder],
+})
+export class PgflowModule extends PgflowConfigurableModule {}

@@ -1,0 +1,155 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { hostname } from 'os';
+import { randomBytes } from 'crypto';
+import { Subscription } from 'rxjs';
+import { FlowCompiler } from '../compiler/flow.compiler';
+import { PgflowDatabase } from '../database/pgflow.database';
+import { PgflowModuleOptions } from '../interfaces/module-options.interface';
+import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
+import { DEFAULTS } from '../pgflow.constants';
+import { WorkflowRegistry } from '../registry/workflow.registry';
+import { NotifyListener } from './notify.listener';
+import { ResultFlusher } from './result.flusher';
+import { errorMessage, StepInvoker } from './step.invoker';
+import { TaskPoller } from './task.poller';
+import { ClaimedTask } from './worker.types';
+
+const CLAIM = `select run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds,
+  lease_expires_at from pgflow.start_tasks($1::text[], $2, $3)`;
+
+/**
+ * This process's worker: claims tasks of the flows it has handlers for, runs them,
+ * reports results, heartbeats, and drains on shutdown.
+ */
+@Injectable()
+export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  /** This worker's id (`worker.workerId` or `${hostname}-${pid}-${random}`). */
+  readonly workerId: string;
+  private readonly logger = new Logger('Pgflow');
+  private readonly opts: Required<Omit<NonNullable<PgflowModuleOptions['worker']>, 'flows' | 'workerId'>> &
+    { flows?: string[] };
+  private readonly flusher: ResultFlusher;
+  private readonly invoker: StepInvoker;
+  private readonly poller: TaskPoller;
+  private readonly subscriptions: Subscription[] = [];
+  private heartbeat?: NodeJS.Timeout;
+  private started = false;
+
+  constructor(
+    @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
+    private readonly db: PgflowDatabase,
+    private readonly registry: WorkflowRegistry,
+    private readonly compiler: FlowCompiler,
+    private readonly listener: NotifyListener,
+  ) {
+    const w = options.worker ?? {};
+    this.workerId = w.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.opts = {
+      enabled: w.enabled ?? true,
+      flows: w.flows,
+      batchSize: w.batchSize ?? DEFAULTS.batchSize,
+      maxConcurrency: w.maxConcurrency ?? DEFAULTS.maxConcurrency,
+      pollIntervalMs: w.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
+      heartbeatIntervalMs: w.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
+      shutdownTimeoutMs: w.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+      autoStart: w.autoStart ?? true,
+    };
+    this.flusher = new ResultFlusher(db);
+    this.invoker = new StepInvoker(registry, this.flusher, this.workerId);
+    this.poller = new TaskPoller({
+      claim: (n) => this.claim(n),
+      dispatch: (task) => this.dispatch(task),
+      running: () => this.invoker.size,
+      maxConcurrency: this.opts.maxConcurrency,
+      batchSize: this.opts.batchSize,
+      pollIntervalMs: this.opts.pollIntervalMs,
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.opts.enabled && this.opts.autoStart) await this.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Flow slugs this worker claims tasks of. */
+  flows(): string[] {
+    const executable = this.registry.executableFlows();
+    return this.opts.flows ? executable.filter((f) => this.opts.flows?.includes(f)) : executable;
+  }
+
+  /** Starts claiming (idempotent). Needed only with `autoStart: false`. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.compiler.ready();
+    await this.listener.start();
+    this.subscriptions.push(
+      this.listener.tasks$.subscribe((flow) => {
+        if (this.flows().includes(flow)) this.poller.wake();
+      }),
+      this.listener.connected$.subscribe(() => this.poller.wake()),
+      this.listener.runs$.subscribe(({ runId, status }) => {
+        if (status === 'cancelled' || status === 'failed') this.invoker.abortRun(runId, status);
+      }),
+    );
+    await this.beat('online');
+    this.heartbeat = setInterval(() => void this.beat('online'), this.opts.heartbeatIntervalMs);
+    this.heartbeat.unref();
+    this.poller.start();
+    this.logger.log(`worker ${this.workerId} started for flows: ${this.flows().join(', ') || '(none yet)'}`);
+  }
+
+  /**
+   * Stops claiming, lets running handlers finish for up to `shutdownTimeoutMs`,
+   * releases what is still running, flushes results and marks the worker stopped.
+   */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.poller.stop();
+    const deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    while (this.invoker.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const unfinished = this.invoker.abortAll();
+    if (unfinished.length) {
+      this.logger.warn(`shutdown deadline passed; releasing ${unfinished.length} running task(s)`);
+      await this.db.query('select pgflow.release_tasks($1, $2::jsonb)', [this.workerId, JSON.stringify(
+        unfinished.map((t) => ({ run_id: t.run_id, step_slug: t.step_slug, task_index: t.task_index, attempt: t.attempt })),
+      )]).catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
+    }
+    await Promise.race([this.flusher.drain(), new Promise((r) => setTimeout(r, Math.max(1000, deadline - Date.now())))]);
+    clearInterval(this.heartbeat);
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    await this.beat('stopped');
+    this.logger.log(`worker ${this.workerId} stopped`);
+  }
+
+  private async claim(n: number): Promise<ClaimedTask[]> {
+    const flows = this.flows();
+    if (!flows.length) return [];
+    return this.db.query<ClaimedTask>(CLAIM, [flows, this.workerId, n]);
+  }
+
+  private dispatch(task: ClaimedTask): void {
+    void this.invoker.invoke(task).finally(() => this.poller.slotFreed());
+  }
+
+  private async beat(status: 'online' | 'stopped'): Promise<void> {
+    try {
+      await this.db.query(
+        `insert into pgflow.workers (worker_id, flows, status, started_at, last_heartbeat_at, stopped_at)
+         values ($1, $2::text[], $3, now(), now(), case when $3 = 'stopped' then now() end)
+         on conflict (worker_id) do update
+           set flows = excluded.flows, status = excluded.status, last_heartbeat_at = now(),
+               stopped_at = excluded.stopped_at`,
+        [this.workerId, this.flows(), status],
+      );
+    } catch (err) {
+      this.logger.warn(`heartbeat failed: ${errorMessage(err)}`);
+    }
+  }
+}
