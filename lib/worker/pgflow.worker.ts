@@ -121,7 +121,12 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
         unfinished.map((t) => ({ run_id: t.run_id, step_slug: t.step_slug, task_index: t.task_index, attempt: t.attempt })),
       )]).catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
     }
-    await Promise.race([this.flusher.drain(), new Promise((r) => setTimeout(r, Math.max(1000, deadline - Date.now())))]);
+    let drainTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.flusher.drain(),
+      new Promise((r) => (drainTimer = setTimeout(r, Math.max(1000, deadline - Date.now())))),
+    ]);
+    clearTimeout(drainTimer);
     clearInterval(this.heartbeat);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.beat('stopped');
