@@ -7,6 +7,7 @@ import { StepHandler } from '../interfaces/step-context.interface';
 import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
 import { buildFlowDefinition, slugProblem } from '../registry/dag';
 import { WorkflowRegistry } from '../registry/workflow.registry';
+import { PgflowWorker } from '../worker/pgflow.worker';
 
 /** Step options accepted by `FlowBuilder.addStep`. */
 export type DynamicStepOptions = Omit<StepOptions, 'slug' | 'dependsOn'>;
@@ -20,6 +21,7 @@ export class FlowBuilder {
   constructor(
     private readonly db: PgflowDatabase,
     private readonly registry: WorkflowRegistry,
+    private readonly worker: PgflowWorker,
   ) {}
 
   /** Creates a flow, or updates the options of an existing one. */
@@ -55,10 +57,23 @@ export class FlowBuilder {
     }
   }
 
+  /**
+   * Retires a flow version: `startRun` then fails with PgflowValidationError while
+   * runs already started finish. Pass `false` to accept runs again.
+   */
+  async deprecateFlow(slug: string, deprecated = true): Promise<void> {
+    try {
+      await this.db.query('select pgflow.deprecate_flow($1, $2)', [slug, deprecated]);
+    } catch (err) {
+      throw mapSqlError(err, { flowSlug: slug });
+    }
+  }
+
   /** Registers this process's handlers for a flow's steps; the worker starts claiming its tasks. */
   registerHandlers(flowSlug: string, handlers: Record<string, StepHandler>): void {
     const problem = slugProblem(flowSlug);
     if (problem) throw new PgflowDefinitionError(`flow: ${problem}`);
     this.registry.registerHandlers(flowSlug, handlers);
+    this.worker.flowsChanged();
   }
 }

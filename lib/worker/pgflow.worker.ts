@@ -80,6 +80,13 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     return this.opts.flows ? executable.filter((f) => this.opts.flows?.includes(f)) : executable;
   }
 
+  /** New handlers were registered: advertise the flows and look for their tasks now. */
+  flowsChanged(): void {
+    if (!this.started) return;
+    void this.beat('online');
+    this.poller.wake();
+  }
+
   /** Starts claiming (idempotent). Needed only with `autoStart: false`. */
   async start(): Promise<void> {
     if (this.started) return;

@@ -105,6 +105,11 @@ begin
     return v_step;
   end if;
 
+  if exists (select 1 from pgflow.runs r where r.flow_slug = p_flow_slug) then
+    raise exception '%: flow "%" already has runs, so adding a step would change its shape; use a new flow slug (e.g. "%_v2")',
+      v_where, p_flow_slug, p_flow_slug using errcode = 'PGF04';
+  end if;
+
   insert into pgflow.steps (flow_slug, step_slug, step_index, step_type, map_source, initial_tasks, deps_count,
                             opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
                             condition_if, condition_if_not, when_unmet, when_exhausted)
