@@ -1,6 +1,7 @@
 -- Completes a batch of tasks in one transaction: p_results is a JSON array of
 -- {run_id, step_slug, task_index, attempt, output}. A result is accepted only if
--- its task is still 'started' by that very attempt in a 'started' run; anything
+-- its task is still 'started' by that very attempt in a live run ('queued' counts:
+-- a run whose start_at passed may be promoted a moment after its task was claimed); anything
 -- else (stale attempt, cancelled or failed run, finished task) is ignored and
 -- reported with accepted = false. Step counters drop once per step per batch, so a
 -- map step's state row is updated once per flush instead of once per task.
@@ -34,7 +35,7 @@ begin
       from res, pgflow.runs r
      where t.run_id = res.run_id and t.step_slug = res.step_slug and t.task_index = res.task_index
        and t.status = 'started' and t.attempts_count = res.attempt
-       and r.run_id = t.run_id and r.status = 'started'
+       and r.run_id = t.run_id and r.status in ('started', 'queued')
     returning t.run_id, t.step_slug, t.task_index
   )
   select array_agg(done.run_id), array_agg(done.step_slug), array_agg(done.task_index)

@@ -19,7 +19,7 @@ declare
   v_delay numeric;
 begin
   select status into v_run_status from pgflow.runs where run_id = p_run_id for no key update;
-  if v_run_status is distinct from 'started' then
+  if v_run_status is null or v_run_status not in ('started', 'queued') then
     return 'ignored';
   end if;
 
