@@ -62,7 +62,7 @@ export function buildFlowDefinition(
   if (flowProblem) throw new PgflowDefinitionError(`workflow: ${flowProblem}`);
   const where = `workflow "${flow.slug}"`;
   const fail = (step: string | null, problem: string): never => {
-    throw new PgflowDefinitionError(step ? `${where} step "${step}": ${problem}` : `${where}: ${problem}`);
+    throw new PgflowDefinitionError(step !== null ? `${where} step "${step}": ${problem}` : `${where}: ${problem}`);
   };
 
   const flowOptionProblems = optionProblems({
