@@ -2,8 +2,9 @@ import { DataSource } from 'typeorm';
 import { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { PGFLOW_MIGRATIONS } from '../../migrations';
 
-// Any fixed 64-bit key works; this one spells "pgflow" in ASCII.
-const MIGRATION_LOCK_KEY = '0x7067666c6f77';
+// Any fixed 64-bit key works; this one is 0x7067666c6f77, "pgflow" in ASCII. Written in
+// decimal: hexadecimal integer literals need Postgres 16.
+const MIGRATION_LOCK_KEY = '123589402324855';
 
 /**
  * Applies pgflow's pending migrations (only pgflow's), recorded in the DataSource's
