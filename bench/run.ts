@@ -1,0 +1,164 @@
+import { mkdirSync, writeFileSync } from 'fs';
+import { cpus, totalmem } from 'os';
+import { join } from 'path';
+import { Client } from 'pg';
+import { Engine, Workload } from './engines/engine';
+import { BenchConfig, readConfig, SCALED_DOWN_NOTE } from './support/bench.config';
+import { buildForWorkers } from './support/build';
+import { ensurePeersInstalled } from './support/install';
+import { EngineResults, markdownTable, medians, THROUGHPUT_PROCESSES } from './support/report';
+import { measureFanout } from './workloads/fanout.workload';
+import { measureLatency } from './workloads/latency.workload';
+import { measureMemory } from './workloads/memory.workload';
+import { measureDrain } from './workloads/throughput.workload';
+import { WorkloadContext } from './workloads/workload.context';
+
+const ROOT = join(__dirname, '..');
+const BENCH = __dirname;
+const OURS = 'pgflow';
+
+/** Engines in table order; each module is loaded only when selected. */
+const ENGINES: Record<string, () => Promise<Engine>> = {
+  pgflow: async () => new (await import('./engines/pgflow.engine')).PgflowEngine(),
+  ceiling: async () => new (await import('./engines/ceiling.engine')).CeilingEngine(),
+};
+
+const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
+
+function log(msg: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+async function machine(config: BenchConfig): Promise<Record<string, string | number>> {
+  const pg = new Client({ connectionString: config.pgUrl });
+  await pg.connect();
+  const version = (await pg.query<{ v: string }>('select version() as v')).rows[0].v;
+  await pg.end();
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: version.split(' on ')[0],
+  };
+}
+
+async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResults, wanted: Set<Workload>, round: number): Promise<void> {
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      const msg = `round ${round} ${what}: ${(err as Error).message.split('\n')[0]}`;
+      log(`${engine.key} ${msg}`);
+      console.error(err);
+      res.errors.push(msg);
+    }
+  };
+  const does = (w: Workload) => engine.workloads.has(w) && wanted.has(w);
+  if (does('throughput')) {
+    for (const p of THROUGHPUT_PROCESSES) {
+      await attempt(`W1/W4 ${p}p`, async () => {
+        const d = await measureDrain(ctx, p);
+        (res.drains[p] ??= []).push(d);
+        log(`${engine.key} drain ${p}p: ${d.completed}/${d.enqueued} in ${d.seconds.toFixed(2)} s = ${Math.round(d.rate)}/s` +
+          ` (peak RSS ${Math.round(d.peakRss / 2 ** 20)} MB)`);
+      });
+    }
+  }
+  if (does('latency')) {
+    await attempt('W2', async () => {
+      const l = await measureLatency(ctx);
+      res.latency.push(l);
+      log(`${engine.key} latency: n=${l.samples} p50 ${l.p50.toFixed(1)} p95 ${l.p95.toFixed(1)} p99 ${l.p99.toFixed(1)} ms`);
+    });
+  }
+  if (does('fanout')) {
+    await attempt('W3', async () => {
+      const f = await measureFanout(ctx);
+      res.fanout.push(f);
+      log(`${engine.key} fan-out ${f.elements}: ${f.seconds.toFixed(2)} s`);
+    });
+  }
+  // a leak check, not a speed figure: once per engine, in the first round
+  if (does('memory') && round === 1) {
+    await attempt('W5', async () => {
+      const m = await measureMemory(ctx);
+      res.memory.push(m);
+      log(`${engine.key} memory: ${m.first.tasks} tasks ${Math.round(m.first.rss / 2 ** 20)} MB → ` +
+        `${m.second.tasks} tasks ${Math.round(m.second.rss / 2 ** 20)} MB (${m.rssGrowthPct.toFixed(1)}%)`);
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const config = readConfig();
+  ensurePeersInstalled(BENCH);
+  const buildDir = buildForWorkers(ROOT);
+  const keys = (config.engines ?? Object.keys(ENGINES)).filter((k) => {
+    if (ENGINES[k]) return true;
+    log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')})`);
+    return false;
+  });
+  const wanted = new Set<Workload>(config.workloads ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]) : Object.values(WORKLOAD_KEYS));
+  const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
+
+  const engines: Array<{ engine: Engine; ctx: WorkloadContext; res: EngineResults }> = [];
+  const results: EngineResults[] = [];
+  for (const key of keys) {
+    const engine = await ENGINES[key]();
+    const res: EngineResults = { key, label: engine.label, notes: engine.notes, drains: {}, latency: [], fanout: [], memory: [], errors: [] };
+    results.push(res);
+    try {
+      await engine.setup(config);
+    } catch (err) {
+      res.skipped = `setup failed: ${(err as Error).message.split('\n')[0]}`;
+      log(`${key} ${res.skipped}`);
+      continue;
+    }
+    const spawn = { buildDir, engine: key, env: { BENCH_DIR: BENCH, BENCH_REDIS_URL: config.redisUrl, ...engine.workerEnv() },
+      cpuProfDir: key === OURS ? cpuProfDir : undefined };
+    engines.push({ engine, ctx: { engine, config, spawn }, res });
+  }
+
+  try {
+    for (let round = 1; round <= config.rounds; round++) {
+      for (const { engine, ctx, res } of engines) {
+        log(`round ${round}/${config.rounds}: ${engine.label}`);
+        await runEngine(engine, ctx, res, wanted, round);
+      }
+    }
+  } finally {
+    for (const { engine } of engines) await engine.teardown().catch((err: Error) => log(`${engine.key} teardown: ${err.message}`));
+  }
+
+  const info = await machine(config);
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const header = [
+    `Machine: ${info.cores} cores (${info.cpu}), ${info.memoryGiB} GiB, ${info.postgres}, Node ${info.node}. ` +
+      `Medians of ${config.rounds} round(s), BENCH_SCALE=${config.scale}; whole run ${minutes} min.`,
+    `Counts: ${SCALED_DOWN_NOTE}; W2 ${config.counts.chains} chains after 10 warm-up runs, 1 worker process; ` +
+      `W3 ${config.counts.fanout.toLocaleString('en-US')} elements, 2 worker processes; ` +
+      `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
+      `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only. ` +
+      'Peers: value (peer ÷ nestjs-pgflow).',
+  ];
+  const table = markdownTable(results, OURS, header);
+  console.log('\n' + table + '\n');
+  const outDir = join(BENCH, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const json = {
+    generatedAt: new Date().toISOString(),
+    machine: info,
+    config: { rounds: config.rounds, scale: config.scale, counts: config.counts },
+    engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r) }])),
+    table,
+  };
+  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  log(`wrote bench/results/latest.json (${minutes} min)`);
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { PgflowModule, PgflowWorker } from '../../lib';
+import { BENCH_FLOWS, HandledCounter } from './pgflow.workflows';
+import { runWorker } from './worker.runtime';
+
+// nestjs-pgflow as a user runs it: a Nest application context with the module's
+// defaults (batchSize 10, maxConcurrency 10), started when the orchestrator says go.
+runWorker(async (progress, env) => {
+  @Module({
+    imports: [PgflowModule.forRoot({
+      dataSource: { type: 'postgres', url: env.dbUrl },
+      worker: { autoStart: false },
+    })],
+    providers: [{ provide: HandledCounter, useValue: progress }, ...BENCH_FLOWS],
+  })
+  class BenchWorkerModule {}
+
+  const app = await NestFactory.createApplicationContext(BenchWorkerModule, { logger: ['error', 'warn'] });
+  const worker = app.get(PgflowWorker);
+  return {
+    start: () => worker.start(),
+    stop: () => app.close(),
+  };
+});
