@@ -14,6 +14,7 @@ declare
   v_done_runs uuid[];
   v_done_steps text[];
   v_done_idx int[];
+  v_done_attempts int[];
   v_fin_runs uuid[];
   v_fin_steps text[];
 begin
@@ -36,10 +37,10 @@ begin
      where t.run_id = res.run_id and t.step_slug = res.step_slug and t.task_index = res.task_index
        and t.status = 'started' and t.attempts_count = res.attempt
        and r.run_id = t.run_id and r.status in ('started', 'queued')
-    returning t.run_id, t.step_slug, t.task_index
+    returning t.run_id, t.step_slug, t.task_index, t.attempts_count
   )
-  select array_agg(done.run_id), array_agg(done.step_slug), array_agg(done.task_index)
-    into v_done_runs, v_done_steps, v_done_idx
+  select array_agg(done.run_id), array_agg(done.step_slug), array_agg(done.task_index), array_agg(done.attempts_count)
+    into v_done_runs, v_done_steps, v_done_idx, v_done_attempts
     from done;
 
   if v_done_runs is not null then
@@ -77,10 +78,13 @@ begin
     end if;
   end if;
 
+  -- the attempt is part of the match: a stale attempt of a task whose current attempt
+  -- was accepted in the same batch must still be reported as not accepted
   return query
     select (x->>'run_id')::uuid, x->>'step_slug', (x->>'task_index')::int,
-           exists (select 1 from unnest(v_done_runs, v_done_steps, v_done_idx) as d(r, s, i)
-                    where d.r = (x->>'run_id')::uuid and d.s = x->>'step_slug' and d.i = (x->>'task_index')::int)
+           exists (select 1 from unnest(v_done_runs, v_done_steps, v_done_idx, v_done_attempts) as d(r, s, i, a)
+                    where d.r = (x->>'run_id')::uuid and d.s = x->>'step_slug' and d.i = (x->>'task_index')::int
+                      and d.a = (x->>'attempt')::int)
       from jsonb_array_elements(p_results) x;
 end;
 $$;

@@ -17,10 +17,15 @@ begin
       using errcode = 'PGF05';
   end if;
 
-  update pgflow.step_tasks
+  -- only tasks of steps that are themselves failed or cancelled: a step skipped by
+  -- whenExhausted keeps its failed/cancelled tasks, and re-queueing them would run the
+  -- skipped step again and count its completion a second time
+  update pgflow.step_tasks t
      set status = 'queued', attempts_count = 0, visible_at = now(), claimed_by = null,
          lease_expires_at = null, started_at = null, failed_at = null
-   where run_id = p_run_id and status in ('failed', 'cancelled');
+    from pgflow.step_states ss
+   where t.run_id = p_run_id and t.status in ('failed', 'cancelled')
+     and ss.run_id = t.run_id and ss.step_slug = t.step_slug and ss.status in ('failed', 'cancelled');
 
   -- steps that had tasks resume them
   update pgflow.step_states ss

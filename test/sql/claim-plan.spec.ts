@@ -1,0 +1,102 @@
+import { Notice } from 'pg';
+import { useSqlDatabase, withClient } from '../support/sql-harness';
+import { claim, count, defineFlow, startFlow, useAsyncCommit } from '../support/sql-helpers';
+
+/**
+ * Claim cost must not grow with finished history: with 100,000 completed tasks in
+ * step_tasks, the claim query still walks the small partial index of queued tasks.
+ */
+describe('claim query plan with a large finished history', () => {
+  const { pool, db } = useSqlDatabase();
+  useAsyncCommit(db);
+  const HISTORY = 100_000;
+
+  const CLAIM_SELECT = `
+    select t.run_id, t.step_slug, t.task_index
+      from pgflow.step_tasks t
+     where t.status = 'queued' and t.visible_at <= now()
+     order by t.priority desc, t.visible_at
+     limit 10
+       for update skip locked`;
+
+  beforeAll(async () => {
+    await defineFlow(pool(), 'history', [{ slug: 'a' }]);
+    await defineFlow(pool(), 'live', [{ slug: 'each', map: 'run' }]);
+    const old = await startFlow(pool(), 'history', {});
+    // 100,000 completed tasks, inserted set-based next to the run's own task 0
+    await pool().query(
+      `insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, status, attempts_count,
+                                      visible_at, queued_at, started_at, completed_at, output)
+       select $1, 'history', 'a', g, 'completed', 1,
+              now() - make_interval(secs => g), now() - make_interval(secs => g),
+              now() - make_interval(secs => g), now() - make_interval(secs => g), to_jsonb(g)
+         from generate_series(1, $2::int) g`,
+      [old.run_id, HISTORY],
+    );
+    // the history run is over: its own task 0 is no longer claimable either
+    await pool().query('select pgflow.cancel_run($1)', [old.run_id]);
+    await startFlow(pool(), 'live', Array.from({ length: 25 }, (_, i) => i));
+    await pool().query('analyze pgflow.step_tasks');
+    expect(await count(pool(), `select 1 from pgflow.step_tasks where status = 'completed'`)).toBe(HISTORY);
+  });
+
+  async function plan(sql: string, params: unknown[] = []): Promise<string> {
+    const { rows } = await pool().query<{ 'QUERY PLAN': string }>(`explain ${sql}`, params);
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  }
+
+  it('EXPLAIN of the claim select uses step_tasks_queued_idx', async () => {
+    const text = await plan(CLAIM_SELECT);
+    expect(text).toContain('step_tasks_queued_idx');
+    expect(text).not.toMatch(/Seq Scan on step_tasks/);
+  });
+
+  it('so does the flow-filtered form, also as a generic plan (as inside PL/pgSQL)', async () => {
+    const filtered = `
+      select t.run_id, t.step_slug, t.task_index
+        from pgflow.step_tasks t
+       where t.status = 'queued' and t.visible_at <= now()
+         and ($1::text[] is null or t.flow_slug = any($1::text[]))
+       order by t.priority desc, t.visible_at
+       limit $2::int
+         for update skip locked`;
+    expect(await plan(filtered, [['live'], 10])).toContain('step_tasks_queued_idx');
+    await withClient(pool(), async (c) => {
+      await c.query('set plan_cache_mode = force_generic_plan');
+      try {
+        await c.query(`prepare claim_generic(text[], int) as ${filtered.replace(/\$1::text\[\]/g, '$1').replace('$2::int', '$2')}`);
+        const { rows } = await c.query<{ 'QUERY PLAN': string }>(`explain execute claim_generic(null, 10)`);
+        expect(rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('step_tasks_queued_idx');
+      } finally {
+        await c.query('deallocate all');
+        await c.query('reset plan_cache_mode');
+      }
+    });
+  });
+
+  it('the claim inside start_tasks itself uses step_tasks_queued_idx (auto_explain)', async () => {
+    await withClient(pool(), async (c) => {
+      const notices: string[] = [];
+      const onNotice = (n: Notice) => notices.push(n.message ?? '');
+      c.on('notice', onNotice);
+      try {
+        await c.query(`load 'auto_explain'`);
+        await c.query(`set auto_explain.log_min_duration = 0`);
+        await c.query(`set auto_explain.log_nested_statements = on`);
+        await c.query(`set auto_explain.log_level = notice`);
+        await c.query(`set client_min_messages = notice`);
+        const claimed = await claim(c, null, 10);
+        expect(claimed).toHaveLength(10);
+        expect(new Set(claimed.map((t) => t.flow_slug))).toEqual(new Set(['live']));
+      } finally {
+        await c.query('reset auto_explain.log_min_duration');
+        await c.query('reset client_min_messages');
+        c.removeListener('notice', onNotice);
+      }
+      const claimPlan = notices.find((n) => n.includes('for update skip locked') && n.includes('with picked as'));
+      expect(claimPlan).toBeDefined();
+      expect(claimPlan).toContain('step_tasks_queued_idx');
+      expect(claimPlan).not.toMatch(/Seq Scan on step_tasks/);
+    });
+  });
+});
