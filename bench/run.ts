@@ -23,6 +23,7 @@ const ENGINES: Record<string, () => Promise<Engine>> = {
   ceiling: async () => new (await import('./engines/ceiling.engine')).CeilingEngine(),
   pgboss: async () => new (await import('./engines/pgboss.engine')).PgBossEngine(),
   graphile: async () => new (await import('./engines/graphile.engine')).GraphileEngine(),
+  bullmq: async () => new (await import('./engines/bullmq.engine')).BullMQEngine(),
 };
 
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
