@@ -24,6 +24,7 @@ const ENGINES: Record<string, () => Promise<Engine>> = {
   pgboss: async () => new (await import('./engines/pgboss.engine')).PgBossEngine(),
   graphile: async () => new (await import('./engines/graphile.engine')).GraphileEngine(),
   bullmq: async () => new (await import('./engines/bullmq.engine')).BullMQEngine(),
+  dbos: async () => new (await import('./engines/dbos.engine')).DbosEngine(),
 };
 
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
