@@ -13,7 +13,8 @@ import { ExecutionRecorder } from './recorder';
 @Module({
   imports: [
     PgflowModule.forRoot({
-      dataSource: { type: 'postgres', url: KNOBS.databaseUrl, poolSize: KNOBS.poolSize },
+      // application_name tells the tests which worker a session belongs to
+      dataSource: { type: 'postgres', url: KNOBS.databaseUrl, poolSize: KNOBS.poolSize, applicationName: KNOBS.workerId },
       worker: {
         workerId: KNOBS.workerId,
         flows: KNOBS.flows,
