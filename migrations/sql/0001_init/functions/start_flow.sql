@@ -44,23 +44,27 @@ begin
     end if;
   end if;
 
-  begin
-    insert into pgflow.runs (run_id, flow_slug, status, input, remaining_steps, priority, idempotency_key,
-                             start_at, started_at)
-    values (coalesce(p_run_id, gen_random_uuid()), p_flow_slug,
-            case when v_queued then 'queued' else 'started' end, v_input, v_steps,
-            coalesce(p_priority, 0), p_idempotency_key, p_start_at,
-            case when v_queued then null else now() end)
-    on conflict (flow_slug, idempotency_key) where idempotency_key is not null do nothing
-    returning * into v_run;
-  exception when unique_violation then
-    raise exception 'run id % already exists', p_run_id using errcode = 'PGF05';
-  end;
+  -- No exception block here: it would open a subtransaction per run, and a bulk
+  -- `select start_flow(...) from generate_series(...)` past 64 of them slows every
+  -- session's snapshots (SubtransSLRU). A conflict on either unique key is sorted out below.
+  insert into pgflow.runs (run_id, flow_slug, status, input, remaining_steps, priority, idempotency_key,
+                           start_at, started_at)
+  values (coalesce(p_run_id, gen_random_uuid()), p_flow_slug,
+          case when v_queued then 'queued' else 'started' end, v_input, v_steps,
+          coalesce(p_priority, 0), p_idempotency_key, p_start_at,
+          case when v_queued then null else now() end)
+  on conflict do nothing
+  returning * into v_run;
 
   if v_run.run_id is null then
-    select * into v_run from pgflow.runs
-     where flow_slug = p_flow_slug and idempotency_key = p_idempotency_key;
-    return v_run;
+    if p_idempotency_key is not null then
+      select * into v_run from pgflow.runs
+       where flow_slug = p_flow_slug and idempotency_key = p_idempotency_key;
+      if found then
+        return v_run;
+      end if;
+    end if;
+    raise exception 'run id % already exists', p_run_id using errcode = 'PGF05';
   end if;
 
   insert into pgflow.step_states (run_id, flow_slug, step_slug, remaining_deps)
