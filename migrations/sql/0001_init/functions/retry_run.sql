@@ -14,7 +14,7 @@ begin
   end if;
   if v_run.status not in ('failed', 'cancelled') then
     raise exception 'run % is %: only failed or cancelled runs can be retried', p_run_id, v_run.status
-      using errcode = 'PGF05';
+      using errcode = 'PGF05', detail = v_run.status;
   end if;
 
   -- only tasks of steps that are themselves failed or cancelled: a step skipped by

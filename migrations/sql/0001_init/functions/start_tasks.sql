@@ -14,11 +14,7 @@ begin
     perform pgflow.reclaim_expired_tasks(100);
   end if;
 
-  update pgflow.runs r
-     set status = 'started', started_at = now()
-   where r.run_id in (select q.run_id from pgflow.runs q
-                       where q.status = 'queued' and q.start_at <= now()
-                       for no key update skip locked);
+  perform pgflow.promote_due_runs();
 
   return query
   with picked as (
