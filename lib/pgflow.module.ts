@@ -9,12 +9,15 @@ import { PgflowMetadataAccessor } from './explorer/pgflow-metadata.accessor';
 import { PgflowModuleOptions } from './interfaces/module-options.interface';
 import { PgflowConfigurableModule, MODULE_OPTIONS_TOKEN } from './pgflow.module-definition';
 import { WorkflowRegistry } from './registry/workflow.registry';
+import { CronScheduler } from './scheduler/cron.scheduler';
+import { RetentionScheduler } from './scheduler/retention.scheduler';
 import { NotifyListener } from './worker/notify.listener';
 import { PgflowWorker } from './worker/pgflow.worker';
 
 /**
  * Durable DAG workflows on PostgreSQL. Import once with `forRoot`/`forRootAsync`
  * (global); decorate providers with `@Workflow` and `@Step`; inject `PgflowClient`.
+ * Cron workflows need no ScheduleModule import (see CronScheduler).
  */
 @Module({
   imports: [DiscoveryModule],
@@ -32,6 +35,8 @@ import { PgflowWorker } from './worker/pgflow.worker';
     PgflowWorker,
     PgflowClient,
     FlowBuilder,
+    CronScheduler,
+    RetentionScheduler,
   ],
   exports: [PgflowClient, PgflowWorker, FlowBuilder],
 })

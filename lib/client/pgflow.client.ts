@@ -1,15 +1,18 @@
 import { Inject, Injectable, Type } from '@nestjs/common';
 import { merge, Observable, interval, filter } from 'rxjs';
+import { EntityManager } from 'typeorm';
 import { FlowCompiler } from '../compiler/flow.compiler';
 import { PgflowDatabase } from '../database/pgflow.database';
 import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../errors/run.errors';
+import { PgflowRunStateError } from '../errors/run-state.error';
 import { PgflowUnknownRunError, PgflowValidationError } from '../errors/pgflow.error';
 import { assertRunId, mapSqlError } from '../errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
+import { ListRunsFilter, RunEvent, RunInfo, RunStatus, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
 import { DEFAULTS } from '../pgflow.constants';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
 import { WorkflowRegistry } from '../registry/workflow.registry';
+import { pruneInBatches } from '../scheduler/run.pruner';
 import { NotifyListener } from '../worker/notify.listener';
 import { validateRunInput } from './input.validator';
 import { toJsonText } from './json';
@@ -17,6 +20,13 @@ import { RUN_SELECT, RunRow, toRunInfo } from './run.query';
 import { diffRun } from './run.events';
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+/** The status retry_run reported when it refused a run (raised with SQLSTATE PGF05, status in DETAIL). */
+function refusedStatus(err: unknown): RunStatus | undefined {
+  const e = err as { code?: string; detail?: string; driverError?: { code?: string; detail?: string } } | undefined;
+  const pg = e?.driverError ?? e;
+  return pg?.code === 'PGF05' && pg.detail ? (pg.detail as RunStatus) : undefined;
+}
 
 /** Starts, inspects, awaits, cancels and resumes runs. */
 @Injectable()
@@ -133,7 +143,13 @@ export class PgflowClient {
     return (await this.waitForRun(run.runId, { timeoutMs: opts.timeoutMs })).output;
   }
 
-  /** Cancels a run; a no-op for a finished run. Running handlers see `ctx.signal` abort. */
+  /**
+   * Cancels a run: the run and its unfinished steps and tasks become `cancelled`,
+   * handlers running its tasks in any process see `ctx.signal` abort, and their
+   * results are ignored. A run that already finished (completed, failed or
+   * cancelled) is left as it is and the call resolves all the same, so cancelling
+   * is safe to repeat. An unknown run rejects with PgflowUnknownRunError.
+   */
   async cancelRun(runId: string): Promise<void> {
     assertRunId(runId);
     try {
@@ -143,12 +159,23 @@ export class PgflowClient {
     }
   }
 
-  /** Resumes a failed or cancelled run: only unfinished work runs again. */
+  /**
+   * Resumes a failed or cancelled run: failed and cancelled tasks are queued again
+   * with fresh attempts, steps that never started wait for their dependencies again,
+   * completed steps keep their outputs and never run again. Rejects with
+   * PgflowRunStateError (a PgflowValidationError) when the run is queued, started
+   * or completed, and with PgflowUnknownRunError when there is no such run.
+   */
   async retryRun(runId: string): Promise<RunInfo> {
     assertRunId(runId);
     try {
       await this.db.query('select 1 from pgflow.retry_run($1)', [runId]);
     } catch (err) {
+      const status = refusedStatus(err);
+      if (status) {
+        throw new PgflowRunStateError(runId, status,
+          `run ${runId} is ${status}: only failed or cancelled runs can be retried`);
+      }
       throw mapSqlError(err, { runId });
     }
     return (await this.fetchRun(runId)) as RunInfo;
@@ -166,7 +193,16 @@ export class PgflowClient {
     return rows.map(toRunInfo);
   }
 
-  /** Status changes of a run and its steps; completes when the run ends. */
+  /**
+   * Status changes of a run and of its steps. The first events describe the run as
+   * it is when the subscription starts (every step, then the run); after that one
+   * event per change, driven by NOTIFY (by polling every `pollIntervalMs` only where
+   * LISTEN/NOTIFY is unavailable). Changes that follow each other faster than a
+   * read may arrive folded into the latest status, never out of order; the final
+   * status of every step and of the run is always delivered. Completes after the
+   * run's `completed`, `failed` or `cancelled` event; errors with
+   * PgflowUnknownRunError for an unknown run.
+   */
   watchRun(runId: string): Observable<RunEvent> {
     assertRunId(runId);
     return new Observable<RunEvent>((subscriber) => {
@@ -183,6 +219,7 @@ export class PgflowClient {
           do {
             again = false;
             const run = await this.fetchRun(runId);
+            if (subscriber.closed) return;
             if (!run) throw new PgflowUnknownRunError(runId);
             for (const event of diffRun(last, run)) subscriber.next(event);
             last = run;
@@ -190,19 +227,24 @@ export class PgflowClient {
               subscriber.complete();
               return;
             }
-          } while (again && !subscriber.closed);
+          } while (again);
         } catch (err) {
           subscriber.error(err);
         } finally {
           busy = false;
         }
       };
+      // Subscribed, and LISTENing, before the first read: a change committed after
+      // that read always produces a notification this subscription sees.
       const sub = merge(
         this.listener.runs$.pipe(filter((s) => s.runId === runId)),
         this.listener.connected$,
-        interval(this.pollMs),
       ).subscribe(() => void refresh());
-      void this.listener.start().then(() => refresh());
+      this.listener.start().then(() => {
+        if (subscriber.closed) return;
+        if (!this.listener.available) sub.add(interval(this.pollMs).subscribe(() => void refresh()));
+        return refresh();
+      }).catch((err: unknown) => subscriber.error(err));
       return () => sub.unsubscribe();
     });
   }
@@ -222,21 +264,19 @@ export class PgflowClient {
     }));
   }
 
-  /** Deletes finished runs that ended before `olderThan`, in batches; returns how many. */
+  /**
+   * Deletes completed, failed and cancelled runs that ended before `olderThan`, with
+   * their step states and tasks, in batches of 1000 runs (one short transaction
+   * each); queued and started runs are never touched. Returns how many were deleted.
+   */
   async pruneRuns(opts: { olderThan: Date }): Promise<number> {
     if (!(opts?.olderThan instanceof Date) || isNaN(opts.olderThan.getTime())) {
       throw new PgflowValidationError('pruneRuns: olderThan must be a valid Date');
     }
-    const batch = 1000;
-    let total = 0;
-    for (;;) {
-      const [{ n }] = await this.db.query<{ n: number }>('select pgflow.prune_runs($1, $2) as n', [opts.olderThan, batch]);
-      total += n;
-      if (n < batch) return total;
-    }
+    return pruneInBatches(this.db, opts.olderThan);
   }
 
-  private async fetchRun(runId: string, manager?: import('typeorm').EntityManager): Promise<RunInfo | null> {
+  private async fetchRun(runId: string, manager?: EntityManager): Promise<RunInfo | null> {
     const rows = await this.db.query<RunRow>(`${RUN_SELECT} where r.run_id = $1`, [runId], manager);
     return rows.length ? toRunInfo(rows[0]) : null;
   }

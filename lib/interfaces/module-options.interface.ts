@@ -2,9 +2,12 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 
 /** Worker settings of one process. */
 export interface PgflowWorkerOptions {
-  /** Run a worker in this process. Default `true`; `false` makes a client-only process. */
+  /**
+   * Run a worker in this process. Default `true`; `false` makes a client-only process,
+   * which neither claims tasks nor ticks `@Workflow({ cron })` schedules.
+   */
   enabled?: boolean;
-  /** Flow slugs this process executes. Default: every flow it has handlers for. */
+  /** Flow slugs this process executes (and ticks the cron of). Default: every flow it has handlers for. */
   flows?: string[];
   /** Most tasks claimed by one poll. Default `10`. */
   batchSize?: number;
@@ -22,6 +25,14 @@ export interface PgflowWorkerOptions {
   autoStart?: boolean;
 }
 
+/** Periodic pruning of finished runs (see `PgflowClient.pruneRuns`). */
+export interface PgflowRetentionOptions {
+  /** Delete completed, failed and cancelled runs that ended more than this many seconds ago. Required. */
+  olderThanSeconds: number;
+  /** Pause in ms between the end of one sweep and the next; the first runs at bootstrap. Default `60000`. */
+  intervalMs?: number;
+}
+
 /** Options of `PgflowModule.forRoot`. */
 export interface PgflowModuleOptions {
   /** A DataSource instance (used, not owned) or options (the module creates, owns and destroys it). */
@@ -30,6 +41,6 @@ export interface PgflowModuleOptions {
   migrationsRun?: boolean;
   /** Worker settings. */
   worker?: PgflowWorkerOptions;
-  /** Delete finished runs older than this many seconds, checked every `intervalMs` (default 60000). Default: off. */
-  retention?: { olderThanSeconds: number; intervalMs?: number };
+  /** Delete finished runs periodically from this process. Default: off (runs are kept until `pruneRuns`). */
+  retention?: PgflowRetentionOptions;
 }

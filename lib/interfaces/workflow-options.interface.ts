@@ -16,9 +16,12 @@ export interface WorkflowOptions extends RetryOptions {
   slug: string;
   /** class-validator DTO the run input must satisfy. Default: none. */
   input?: Type<unknown>;
-  /** Cron expression; each tick starts one run. Default: none. */
+  /**
+   * Cron expression (`cron` package syntax: 5 fields, or 6 with seconds; the process's
+   * time zone). Each tick starts one run, however many instances tick. Default: none.
+   */
   cron?: string;
-  /** Input of runs started by `cron`. Default `{}`. */
+  /** Input of runs started by `cron`, checked against `input` at boot. Default `{}`. */
   cronInput?: unknown;
 }
 

@@ -1,0 +1,19 @@
+import { PgflowDatabase } from '../database/pgflow.database';
+
+/** Runs deleted per `prune_runs` call: each batch is its own short transaction. */
+export const PRUNE_BATCH_SIZE = 1000;
+
+/**
+ * Deletes finished runs that ended before `olderThan` (with their step states and
+ * tasks), one bounded batch per transaction, until a batch comes back short or
+ * `stopping()` turns true. Returns how many runs were deleted.
+ */
+export async function pruneInBatches(db: PgflowDatabase, olderThan: Date, stopping: () => boolean = () => false,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const [{ n }] = await db.query<{ n: number }>('select pgflow.prune_runs($1, $2) as n', [olderThan, PRUNE_BATCH_SIZE]);
+    total += n;
+    if (n < PRUNE_BATCH_SIZE || stopping()) return total;
+  }
+}
