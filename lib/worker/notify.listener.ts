@@ -61,11 +61,15 @@ export class NotifyListener implements OnApplicationShutdown {
         });
       });
       await client.query(`listen ${PROBE_CHANNEL}`);
-      await client.query(`select pg_notify('${PROBE_CHANNEL}', '')`);
+      // notify from another connection, as pgflow's functions will: PGlite's socket
+      // server delivers a notification only to the connection that raised it
+      await this.db.query(`select pg_notify('${PROBE_CHANNEL}', '')`);
       if (!(await probe)) {
         this.logger.warn('LISTEN/NOTIFY unavailable on this server; falling back to polling');
         this.available = false;
         client.removeAllListeners();
+        // PGlite is one session: a LISTEN left behind would outlive this connection
+        await client.query('unlisten *').catch(() => undefined);
         await client.end().catch(() => undefined);
         return;
       }
