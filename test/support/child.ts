@@ -14,8 +14,9 @@ export interface Child {
 
 const ROOT = join(__dirname, '..', '..');
 
-export function startChild(fixture: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', fixture], {
+/** Runs `fixture` under ts-node with `env` added to this process's environment and `args` after it. */
+export function startChild(fixture: string, env: Record<string, string>, args: string[] = []): Child {
+  const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', fixture, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
