@@ -201,11 +201,16 @@ export class PgflowClient {
    * read may arrive folded into the latest status, never out of order; the final
    * status of every step and of the run is always delivered. Completes after the
    * run's `completed`, `failed` or `cancelled` event; errors with
-   * PgflowUnknownRunError for an unknown run.
+   * PgflowUnknownRunError for an unknown run (PgflowValidationError for a malformed id).
    */
   watchRun(runId: string): Observable<RunEvent> {
-    assertRunId(runId);
     return new Observable<RunEvent>((subscriber) => {
+      try {
+        assertRunId(runId);
+      } catch (err) {
+        subscriber.error(err);
+        return undefined;
+      }
       let last: RunInfo | undefined;
       let busy = false;
       let again = false;
