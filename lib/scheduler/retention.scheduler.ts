@@ -55,12 +55,6 @@ export class RetentionScheduler implements OnModuleInit, OnApplicationBootstrap,
     await this.sweeping;
   }
 
-  /** Runs one sweep now (unless one is in progress) and resolves when it ends. */
-  sweep(): Promise<void> {
-    if (!this.sweeping) this.sweepNow();
-    return this.sweeping ?? Promise.resolve();
-  }
-
   private sweepNow(): void {
     const retention = this.options.retention;
     if (!retention || this.stopped) return;
