@@ -1,6 +1,8 @@
+import { execFile } from 'child_process';
 import { mkdtemp, readdir, rm } from 'fs/promises';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { promisify } from 'util';
 import { Client } from 'pg';
 import { Child, startChild } from '../support/child';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -21,6 +23,23 @@ const EXPECTED_RESULT = {
     indexAttempts: 2,
   },
 };
+
+// PGlite cannot load inside jest's module sandbox (it needs dynamic import), so a
+// plain node process reads the data dir the sample left behind.
+const READ_PGLITE = `
+  const { PGlite } = require('@electric-sql/pglite');
+  (async () => {
+    const db = await PGlite.create(process.argv[1]);
+    const { rows } = await db.query(process.argv[2]);
+    await db.close();
+    process.stdout.write(JSON.stringify(rows));
+  })().catch((err) => { console.error(err); process.exit(1); });`;
+
+async function queryPglite(dir: string, sql: string): Promise<unknown[]> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', READ_PGLITE, dir, sql],
+    { timeout: 120_000, cwd: join(__dirname, '..', '..') });
+  return JSON.parse(stdout) as unknown[];
+}
 
 interface Finished {
   code: number | null;
@@ -109,4 +128,20 @@ describe('sample app (npm run sample)', () => {
     // (ts-node may leave its compile cache there; that is not ours to judge)
     expect((await readdir(tmp)).filter((name) => name.startsWith('pgflow-sample-'))).toEqual([]);
   }, RUN_TIMEOUT_MS);
+
+  it('keeps the embedded database in --data DIR, and boots again on it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pgflow-sample-data-'));
+    tempDirs.push(dir);
+    const first = await runSample({ DATABASE_URL: '' }, ['--data', dir]);
+    expect({ code: first.code, result: resultOf(first.output) }).toEqual({ code: 0, result: EXPECTED_RESULT });
+    expect(first.output).toContain(`(data: ${dir})`);
+    // second boot: migrations already applied, flow definitions unchanged
+    const second = await runSample({ DATABASE_URL: '' }, ['--data', dir, '--runs', '2']);
+    expect({ code: second.code, result: resultOf(second.output) }).toEqual({ code: 0, result: EXPECTED_RESULT });
+
+    expect({
+      runs: await queryPglite(dir, 'select status, count(*)::int as n from pgflow.runs group by status'),
+      migrations: await queryPglite(dir, 'select name from migrations'),
+    }).toEqual({ runs: [{ status: 'completed', n: 3 }], migrations: [{ name: 'PgflowInit1732406400000' }] });
+  }, 2 * RUN_TIMEOUT_MS);
 });
