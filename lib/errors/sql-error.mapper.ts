@@ -16,13 +16,28 @@ export function assertRunId(runId: unknown): asserts runId is string {
   }
 }
 
+/** The SQLSTATE of a driver or TypeORM error, if it has one. */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as PgLikeError | undefined;
+  return e?.driverError?.code ?? e?.code;
+}
+
+/**
+ * A failure caused by the data sent, not by the connection or the server's state:
+ * sending the same data again fails the same way (SQLSTATE classes 22 and 54, PGF05).
+ */
+export function isDataError(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('54') || code === 'PGF05');
+}
+
 /**
  * Translates the SQLSTATEs raised by pgflow's functions (PGF01..PGF06) into typed
  * errors; anything else is rethrown unchanged.
  */
 export function mapSqlError(err: unknown, subject: { flowSlug?: string; runId?: string } = {}): Error {
   const e = err as PgLikeError;
-  const code = e?.driverError?.code ?? e?.code;
+  const code = sqlState(err);
   const message = e?.driverError?.message ?? e?.message;
   switch (code) {
     case 'PGF01':
@@ -37,6 +52,11 @@ export function mapSqlError(err: unknown, subject: { flowSlug?: string; runId?: 
       return new PgflowValidationError(message);
     case '54000':
       return new PgflowValidationError(`payload too large: ${message}`);
+    case '54001':
+    case '22P05':
+      // jsonb refused what passed JSON.stringify (nesting too deep for the server's stack)
+      return new PgflowValidationError(`${subject.flowSlug ? `input of flow "${subject.flowSlug}"` : 'payload'} ` +
+        `cannot be stored: ${message}`);
     default:
       return err instanceof Error ? err : new PgflowError(String(err));
   }

@@ -91,6 +91,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.flusher.reopen();
     await this.compiler.ready();
     await this.listener.start();
     this.subscriptions.push(
@@ -134,6 +135,11 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       new Promise((r) => (drainTimer = setTimeout(r, Math.max(1000, deadline - Date.now())))),
     ]);
     clearTimeout(drainTimer);
+    const dropped = this.flusher.abandon();
+    if (dropped) {
+      this.logger.warn(`${dropped} result(s) could not be reported before the deadline; ` +
+        'their tasks run again when their leases expire');
+    }
     clearInterval(this.heartbeat);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.beat('stopped');

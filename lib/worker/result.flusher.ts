@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { PgflowDatabase } from '../database/pgflow.database';
+import { isDataError } from '../errors/sql-error.mapper';
 import { TaskAttempt } from './worker.types';
 
 interface Completion extends TaskAttempt {
@@ -11,12 +12,23 @@ interface Failure extends TaskAttempt {
 }
 
 const MAX_BATCH = 500;
+/** Longest error message kept on a task; handlers sometimes throw whole documents. */
+const MAX_ERROR_CHARS = 8_000;
+
+/** An error message Postgres text can hold: no NUL characters, bounded length. */
+function storableMessage(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = message.replace(/\u0000/g, '\uFFFD');
+  return clean.length > MAX_ERROR_CHARS ? `${clean.slice(0, MAX_ERROR_CHARS)}… (truncated)` : clean;
+}
 
 /**
  * Reports results. Completions that arrive while a flush is in flight wait and go
  * together in the next `complete_tasks` call, so batching costs no latency when
  * idle and saves round trips (and hot-row updates) under load. Transient errors
- * (lost connection, deadlock) are retried with backoff; results stay queued.
+ * (lost connection, deadlock) are retried with backoff; results stay queued. A result
+ * the server refuses as data (e.g. nesting too deep for jsonb) is bisected out of its
+ * batch and recorded as a failed attempt, so it can never block the others.
  */
 export class ResultFlusher {
   private readonly logger = new Logger('Pgflow');
@@ -24,6 +36,8 @@ export class ResultFlusher {
   private failures: Failure[] = [];
   private flushing?: Promise<void>;
   private errors = 0;
+  private abandoned = false;
+  private wakeBackoff?: () => void;
 
   constructor(private readonly db: PgflowDatabase) {}
 
@@ -33,7 +47,7 @@ export class ResultFlusher {
   }
 
   fail(attempt: TaskAttempt, error: string, nonRetryable: boolean): void {
-    this.failures.push({ ...attempt, error, nonRetryable });
+    this.failures.push({ ...attempt, error: storableMessage(error), nonRetryable });
     this.schedule();
   }
 
@@ -44,6 +58,25 @@ export class ResultFlusher {
     }
   }
 
+  /**
+   * Gives up on what is still unreported (shutdown deadline passed, e.g. the database
+   * is down) so no retry timer keeps the process alive; returns how many results were
+   * dropped. Their tasks run again when their leases expire.
+   */
+  abandon(): number {
+    this.abandoned = true;
+    const dropped = this.pending;
+    this.completions = [];
+    this.failures = [];
+    this.wakeBackoff?.();
+    return dropped;
+  }
+
+  /** Accepts results again after `abandon()` (the worker was restarted). */
+  reopen(): void {
+    this.abandoned = false;
+  }
+
   get pending(): number {
     return this.completions.length + this.failures.length;
   }
@@ -51,7 +84,7 @@ export class ResultFlusher {
   private schedule(): Promise<void> {
     this.flushing ??= this.run().finally(() => {
       this.flushing = undefined;
-      if (this.pending) void this.schedule();
+      if (this.pending && !this.abandoned) void this.schedule();
     });
     return this.flushing;
   }
@@ -59,7 +92,7 @@ export class ResultFlusher {
   private async run(): Promise<void> {
     // let results produced in the same tick join this flush
     await new Promise((r) => setImmediate(r));
-    while (this.completions.length || this.failures.length) {
+    while (!this.abandoned && (this.completions.length || this.failures.length)) {
       const completions = this.completions.splice(0, MAX_BATCH);
       const failures = this.failures.splice(0, MAX_BATCH);
       try {
@@ -79,6 +112,12 @@ export class ResultFlusher {
           ]);
           this.errors = 0;
         } catch (err) {
+          if (isDataError(err)) {
+            // cannot happen with a storable message; if it does, the lease expiry retries the task
+            this.logger.error(`recording failure of ${failures[i].run_id}/${failures[i].step_slug} refused: ` +
+              `${(err as Error).message}`);
+            continue;
+          }
           this.failures.unshift(...failures.slice(i));
           await this.backoff(err as Error);
           break;
@@ -87,7 +126,26 @@ export class ResultFlusher {
     }
   }
 
+  /** Sends a batch; on a data error splits it until the refused results stand alone. */
   private async flushCompletions(batch: Completion[]): Promise<void> {
+    try {
+      await this.sendCompletions(batch);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      if (batch.length === 1) {
+        const [c] = batch;
+        this.logger.warn(`output of ${c.run_id}/${c.step_slug}/${c.task_index} refused: ${(err as Error).message}`);
+        this.fail(c, `output of step "${c.step_slug}" could not be stored: ${(err as Error).message}`, true);
+        return;
+      }
+      // resending an accepted half is harmless: complete_tasks ignores finished tasks
+      const mid = batch.length >> 1;
+      await this.flushCompletions(batch.slice(0, mid));
+      await this.flushCompletions(batch.slice(mid));
+    }
+  }
+
+  private async sendCompletions(batch: Completion[]): Promise<void> {
     // outputs are already JSON text: splice them in without re-serializing
     const body = batch
       .map((c) => `{"run_id":${JSON.stringify(c.run_id)},"step_slug":${JSON.stringify(c.step_slug)},` +
@@ -100,6 +158,13 @@ export class ResultFlusher {
     this.errors++;
     const delay = Math.min(10_000, 50 * 2 ** Math.min(this.errors, 8));
     this.logger.warn(`reporting results failed (${err.message}); retrying in ${delay} ms`);
-    await new Promise((r) => setTimeout(r, delay));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      this.wakeBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeBackoff = undefined;
   }
 }

@@ -9,7 +9,7 @@ import { useNestApps } from '../support/nest-harness';
 
 type Kind =
   | 'ok' | 'circular' | 'bigint' | 'function' | 'symbol' | 'nan' | 'oversize' | 'nul' | 'lone-surrogate'
-  | 'deep' | 'throw-string' | 'throw-object' | 'throw-undefined' | 'throw-null' | 'throw-nul' | 'never';
+  | 'deep' | 'deep-for-server' | 'throw-string' | 'throw-object' | 'throw-undefined' | 'throw-null' | 'throw-nul' | 'never';
 
 /** One step whose output or failure is chosen by the run input. */
 @Workflow({ slug: 'bad_output', maxAttempts: 1, timeout: 1 })
@@ -34,6 +34,12 @@ class BadOutputFlow {
       case 'deep': {
         let v: unknown = 1;
         for (let i = 0; i < 100_000; i++) v = [v];
+        return v;
+      }
+      case 'deep-for-server': {
+        // fine for JSON.stringify, too deep for a server whose max_stack_depth is low
+        let v: unknown = 1;
+        for (let i = 0; i < 2_000; i++) v = [v];
         return v;
       }
       case 'throw-string': throw 'plain string thrown';
@@ -72,13 +78,12 @@ class MapRunFlow {
 const METACHARS = `x'); drop table pgflow.runs; -- "\\ $1 %s`;
 
 describe('bad input through the public API and SQL', () => {
-  const { createApp, db } = useNestApps();
+  const harness = useNestApps();
+  const { createApp } = harness;
   let sql: Client;
   beforeAll(async () => {
-    sql = new Client({ connectionString: db().url });
-    await sql.connect();
+    sql = await harness.sql();
   });
-  afterAll(() => sql.end());
 
   const runCount = async () => (await sql.query<{ n: number }>('select count(*)::int n from pgflow.runs')).rows[0].n;
   const sqlError = async (text: string, params: unknown[] = []) => {
@@ -201,6 +206,24 @@ describe('bad input through the public API and SQL', () => {
     await expectRecordedFailure(client, 'lone-surrogate', /output of step "bad_output.out"/);
     await expectRecordedFailure(client, 'deep', /output of step "bad_output.out"/);
   }, 120_000);
+
+  it('records an output the server refuses as a failed attempt without holding up results flushed with it', async () => {
+    await sql.query(`alter database ${harness.db().name} set max_stack_depth = '100kB'`);
+    try {
+      const client = await boot();
+      const poison = await client.startRun('bad_output', { kind: 'deep-for-server' });
+      const good = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+        client.startRun('bad_output', { kind: 'ok', value: i })));
+      const err = await client.waitForRun(poison.runId, { timeoutMs: 20_000 }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(PgflowRunFailedError);
+      expect((err as PgflowRunFailedError).error?.message).toMatch(/output of step "out" could not be stored: .*stack depth/);
+      for (const [i, run] of good.entries()) {
+        await expect(client.waitForRun(run.runId, { timeoutMs: 20_000 })).resolves.toMatchObject({ output: { out: { echo: i } } });
+      }
+    } finally {
+      await sql.query(`alter database ${harness.db().name} reset max_stack_depth`);
+    }
+  });
 
   it('records non-Error throws and a handler that never resolves as task failures', async () => {
     const client = await boot();

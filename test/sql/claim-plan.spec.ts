@@ -1,4 +1,3 @@
-import { Notice } from 'pg';
 import { useSqlDatabase, withClient } from '../support/sql-harness';
 import { claim, count, defineFlow, startFlow, useAsyncCommit } from '../support/sql-helpers';
 
@@ -77,7 +76,7 @@ describe('claim query plan with a large finished history', () => {
   it('the claim inside start_tasks itself uses step_tasks_queued_idx (auto_explain)', async () => {
     await withClient(pool(), async (c) => {
       const notices: string[] = [];
-      const onNotice = (n: Notice) => notices.push(n.message ?? '');
+      const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
       c.on('notice', onNotice);
       try {
         await c.query(`load 'auto_explain'`);

@@ -1,5 +1,6 @@
 import { Provider, Type } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
+import { Client } from 'pg';
 import { PgflowModule, PgflowModuleOptions } from '../../lib';
 import { createTestDatabase, TestDatabase } from './database';
 
@@ -18,8 +19,11 @@ export function useNestApps(): {
   db: () => TestDatabase;
   createApp: (opts?: AppOptions) => Promise<TestingModule>;
   closeApp: (app: TestingModule) => Promise<void>;
+  /** A plain pg connection to the file's database, opened on first use, closed before the drop. */
+  sql: () => Promise<Client>;
 } {
   let database: TestDatabase | undefined;
+  let client: Promise<Client> | undefined;
   const apps = new Set<TestingModule>();
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -28,6 +32,7 @@ export function useNestApps(): {
     for (const app of [...apps]) await closeApp(app);
   });
   afterAll(async () => {
+    if (client) await (await client).end();
     await database?.drop();
   });
   const db = () => {
@@ -59,7 +64,15 @@ export function useNestApps(): {
     apps.delete(app);
     await app.close();
   }
-  return { db, createApp, closeApp };
+  const sql = () => {
+    client ??= (async () => {
+      const c = new Client({ connectionString: db().url });
+      await c.connect();
+      return c;
+    })();
+    return client;
+  };
+  return { db, createApp, closeApp, sql };
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes. */
