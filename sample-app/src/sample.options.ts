@@ -1,3 +1,4 @@
+import { resolve } from 'path';
 import { parseArgs } from 'util';
 
 /** Command-line options of the sample. */
@@ -28,5 +29,5 @@ export function parseSampleOptions(argv: string[]): SampleOptions {
     throw new Error(`--runs must be an integer from 1 to 10000 (got ${values.runs})`);
   }
   if (values.data === '') throw new Error('--data needs a directory');
-  return { runs, dataDir: values.data, help: values.help ?? false };
+  return { runs, dataDir: values.data === undefined ? undefined : resolve(values.data), help: values.help ?? false };
 }

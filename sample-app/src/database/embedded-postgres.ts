@@ -22,14 +22,21 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(dataDir?: string): Promise<EmbeddedPostgres> {
   const temporary = dataDir === undefined;
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'pgflow-sample-')));
-  const db = await PGlite.create(dir);
+  const removeTemporary = () => (temporary ? rm(dir, { recursive: true, force: true }) : Promise.resolve());
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dir);
+  } catch (err) {
+    await removeTemporary();
+    throw err;
+  }
   // a few connections: the app's pool, the migration runner's, the NOTIFY probe's
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 8 });
   try {
     await server.start();
   } catch (err) {
     await db.close();
-    if (temporary) await rm(dir, { recursive: true, force: true });
+    await removeTemporary();
     throw err;
   }
   const port = server.getServerConn().split(':').pop();
@@ -39,7 +46,7 @@ export async function startEmbeddedPostgres(dataDir?: string): Promise<EmbeddedP
     async stop() {
       await server.stop();
       await db.close();
-      if (temporary) await rm(dir, { recursive: true, force: true });
+      await removeTemporary();
     },
   };
 }

@@ -9,7 +9,8 @@ const MARK: Record<string, string> = {
 
 /**
  * Bars redrawn in place on a terminal: one line per run (as many as fit), then a
- * totals line. Redraws are throttled so a burst of events costs one frame.
+ * totals line. Frames are drawn on a steady tick rather than per event, so a burst
+ * of events costs one frame and the clock keeps moving while a retry waits.
  */
 export class TtyDisplay implements ProgressDisplay {
   private readonly runs: RunProgress[] = [];
@@ -24,24 +25,17 @@ export class TtyDisplay implements ProgressDisplay {
 
   added(run: RunProgress): void {
     this.runs.push(run);
-    this.schedule();
+    this.timer ??= setInterval(() => this.draw(), REDRAW_MS);
   }
 
   changed(_run: RunProgress, _event: RunEvent): void {
-    this.schedule();
+    // the next tick draws it
   }
 
   finish(): void {
-    clearTimeout(this.timer);
+    clearInterval(this.timer);
     this.timer = undefined;
     this.draw();
-  }
-
-  private schedule(): void {
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.draw();
-    }, REDRAW_MS);
   }
 
   private draw(): void {
