@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import { PgflowClient, PgflowDefinitionError, Step, Workflow } from '../../lib';
 import { useNestApps } from '../support/nest-harness';
 
@@ -110,7 +109,7 @@ function ordersRetuned(slug: string) {
 }
 
 describe('boot-time definition errors', () => {
-  const { createApp, closeApp, db } = useNestApps();
+  const { createApp, closeApp, query } = useNestApps();
 
   async function bootError(providers: Array<new (...args: never[]) => unknown>): Promise<Error> {
     const err = await createApp({ providers }).then(() => undefined, (e: Error) => e);
@@ -119,15 +118,6 @@ describe('boot-time definition errors', () => {
     return err;
   }
 
-  async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: db().url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
 
   it('names the workflow and lists the cycle', async () => {
     expect((await bootError([CyclicFlow])).message).toBe('workflow "cyclic": dependency cycle: pack -> ship -> pack');

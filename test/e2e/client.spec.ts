@@ -1,5 +1,4 @@
 import { randomUUID } from 'crypto';
-import { Client } from 'pg';
 import {
   NonRetryableError, PgflowClient, PgflowRunFailedError, PgflowUnknownFlowError, PgflowValidationError, PgflowWorker,
   Step, Workflow,
@@ -26,7 +25,7 @@ class RefuseFlow {
 class NotAWorkflow {}
 
 describe('PgflowClient', () => {
-  const { createApp, closeApp, db } = useNestApps();
+  const { createApp, closeApp, query } = useNestApps();
 
   async function boot() {
     const app = await createApp({ providers: [GreetFlow, RefuseFlow] });
@@ -34,13 +33,7 @@ describe('PgflowClient', () => {
   }
 
   async function runCount(): Promise<number> {
-    const client = new Client({ connectionString: db().url });
-    await client.connect();
-    try {
-      return (await client.query<{ n: number }>('select count(*)::int as n from pgflow.runs')).rows[0].n;
-    } finally {
-      await client.end();
-    }
+    return (await query<{ n: number }>('select count(*)::int as n from pgflow.runs'))[0].n;
   }
 
   it('starts runs by slug and by class and executes them to their output', async () => {

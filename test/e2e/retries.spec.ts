@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { Client } from 'pg';
 import { NonRetryableError, PgflowClient, PgflowRunFailedError, Step, StepContext, Workflow } from '../../lib';
 import { useNestApps } from '../support/nest-harness';
 
@@ -100,7 +99,7 @@ class LayeredFlow {
 }
 
 describe('retries and timeouts', () => {
-  const { createApp, db } = useNestApps();
+  const { createApp, query } = useNestApps();
 
   async function boot(flow: new (...args: never[]) => unknown) {
     const app = await createApp({ providers: [Calls, flow] });
@@ -113,15 +112,6 @@ describe('retries and timeouts', () => {
     return err as PgflowRunFailedError;
   }
 
-  async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: db().url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
 
   async function task(runId: string, step: string) {
     const [row] = await query<{ status: string; attempts_count: number; error_message: string | null }>(

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { Client } from 'pg';
 import { PgflowClient, PgflowWorker, Step, StepContext, Workflow } from '../../lib';
 import { useNestApps } from '../support/nest-harness';
 
@@ -44,17 +43,8 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
 }
 
 describe('shutdown', () => {
-  const { createApp, closeApp, db } = useNestApps();
+  const { createApp, closeApp, query } = useNestApps();
 
-  async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: db().url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
 
   const taskOf = (runId: string) => query<{ status: string; attempts_count: number; claimed_by: string | null;
     output: unknown }>('select status, attempts_count, claimed_by, output from pgflow.step_tasks where run_id = $1', [runId]);

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { Client } from 'pg';
 import { PgflowClient, Step, StepContext, Workflow } from '../../lib';
 import { useNestApps } from '../support/nest-harness';
 
@@ -92,22 +91,13 @@ class RenamedFlow {
 }
 
 describe('step options end to end', () => {
-  const { createApp, db } = useNestApps();
+  const { createApp, query } = useNestApps();
 
   async function boot(flow: new (...args: never[]) => unknown) {
     const app = await createApp({ providers: [Calls, flow] });
     return { client: app.get(PgflowClient), calls: app.get(Calls) };
   }
 
-  async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: db().url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
 
   it('maps over the run input, one task per element, output ordered by index', async () => {
     const { client, calls } = await boot(MapRunFlow);

@@ -21,6 +21,8 @@ export function useNestApps(): {
   closeApp: (app: TestingModule) => Promise<void>;
   /** A plain pg connection to the file's database, opened on first use, closed before the drop. */
   sql: () => Promise<Client>;
+  /** One query on the file's database, through `sql()`; returns the rows. */
+  query: <T>(text: string, params?: unknown[]) => Promise<T[]>;
 } {
   let database: TestDatabase | undefined;
   let client: Promise<Client> | undefined;
@@ -72,7 +74,9 @@ export function useNestApps(): {
     })();
     return client;
   };
-  return { db, createApp, closeApp, sql };
+  const query = async <T>(text: string, params: unknown[] = []): Promise<T[]> =>
+    (await (await sql()).query(text, params)).rows as T[];
+  return { db, createApp, closeApp, sql, query };
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes. */
