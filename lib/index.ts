@@ -1,9 +1,7 @@
 export { PgflowModule } from './pgflow.module';
 export { Workflow, Step } from './decorators';
-export { PgflowClient } from './client/pgflow.client';
-export { FlowBuilder } from './client/flow.builder';
-export type { DynamicStepOptions } from './client/flow.builder';
-export { PgflowWorker } from './worker/pgflow.worker';
+export * from './client';
+export * from './worker';
 export * from './errors';
 export * from './interfaces';
 export { PGFLOW_ENTITIES } from './entities';

@@ -1,0 +1,1 @@
+export { PgflowWorker } from './pgflow.worker';
