@@ -75,6 +75,8 @@ describe('shutdown', () => {
     });
     expect(await taskOf(late.runId)).toEqual([{ status: 'queued', attempts_count: 0, claimed_by: null, output: null }]);
     expect(await workerStatus(workerId)).toEqual([{ status: 'stopped' }]);
+    // the next test's worker must find only its own run in the queue
+    await observer.cancelRun(late.runId);
   });
 
   it('releases a handler that outlives shutdownTimeoutMs, uncounted, and another worker redoes it', async () => {
