@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'os';
 import { join } from 'path';
 import { Client } from 'pg';
 import { Engine, Workload } from './engines/engine';
-import { BenchConfig, readConfig, SCALED_DOWN_NOTE } from './support/bench.config';
+import { BenchConfig, countsNote, readConfig } from './support/bench.config';
 import { buildForWorkers } from './support/build';
 import { ensurePeersInstalled } from './support/install';
 import { EngineResults, markdownTable, medians, THROUGHPUT_PROCESSES } from './support/report';
@@ -64,6 +64,7 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
       await attempt(`W1/W4 ${p}p`, async () => {
         const d = await measureDrain(ctx, p);
         (res.drains[p] ??= []).push(d);
+        if (d.completed < d.enqueued) res.notes.push(`round ${round} W1/W4 ${p}p: capped, rated over ${d.completed.toLocaleString('en-US')} completed`);
         log(`${engine.key} drain ${p}p: ${d.completed}/${d.enqueued} in ${d.seconds.toFixed(2)} s = ${Math.round(d.rate)}/s` +
           ` (peak RSS ${Math.round(d.peakRss / 2 ** 20)} MB)`);
       });
@@ -73,6 +74,7 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
     await attempt('W2', async () => {
       const l = await measureLatency(ctx);
       res.latency.push(l);
+      if (l.samples < ctx.config.counts.chains) res.notes.push(`round ${round} W2: only ${l.samples} chains within the ${ctx.config.counts.chainCapMs / 1000} s cap`);
       log(`${engine.key} latency: n=${l.samples} p50 ${l.p50.toFixed(1)} p95 ${l.p95.toFixed(1)} p99 ${l.p99.toFixed(1)} ms`);
     });
   }
@@ -80,6 +82,7 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
     await attempt('W3', async () => {
       const f = await measureFanout(ctx);
       res.fanout.push(f);
+      if (!Number.isFinite(f.seconds)) res.notes.push(`round ${round} W3: not done within the ${ctx.config.counts.fanoutCapMs / 1000} s cap`);
       log(`${engine.key} fan-out ${f.elements}: ${f.seconds.toFixed(2)} s`);
     });
   }
@@ -88,6 +91,9 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
     await attempt('W5', async () => {
       const m = await measureMemory(ctx);
       res.memory.push(m);
+      if (m.second.tasks < ctx.config.counts.memorySecond) {
+        res.notes.push(`W5: second sample after ${m.second.tasks.toLocaleString('en-US')} tasks (the ${ctx.config.counts.memoryCapMs / 1000} s cap)`);
+      }
       log(`${engine.key} memory: ${m.first.tasks} tasks ${Math.round(m.first.rss / 2 ** 20)} MB → ` +
         `${m.second.tasks} tasks ${Math.round(m.second.rss / 2 ** 20)} MB (${m.rssGrowthPct.toFixed(1)}%)`);
     });
@@ -111,7 +117,7 @@ async function main(): Promise<void> {
   const results: EngineResults[] = [];
   for (const key of keys) {
     const engine = await ENGINES[key]();
-    const res: EngineResults = { key, label: engine.label, notes: engine.notes, drains: {}, latency: [], fanout: [], memory: [], errors: [] };
+    const res: EngineResults = { key, label: engine.label, notes: [...engine.notes], drains: {}, latency: [], fanout: [], memory: [], errors: [] };
     results.push(res);
     try {
       await engine.setup(config);
@@ -141,7 +147,7 @@ async function main(): Promise<void> {
   const header = [
     `Machine: ${info.cores} cores (${info.cpu}), ${info.memoryGiB} GiB, ${info.postgres}, Node ${info.node}. ` +
       `Medians of ${config.rounds} round(s), BENCH_SCALE=${config.scale}; whole run ${minutes} min.`,
-    `Counts: ${SCALED_DOWN_NOTE}; W2 ${config.counts.chains} chains after 10 warm-up runs, 1 worker process; ` +
+    `Counts: ${countsNote(config.counts)}; W2 ${config.counts.chains} chains after 10 warm-up runs, 1 worker process; ` +
       `W3 ${config.counts.fanout.toLocaleString('en-US')} elements, 2 worker processes; ` +
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
       `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only. ` +

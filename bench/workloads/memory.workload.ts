@@ -39,7 +39,7 @@ export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult>
   await feed(Math.min(memorySecond, 2 * chunk));
   const group = await WorkerGroup.start(1, ctx.spawn);
   const worker = group.procs[0];
-  const deadline = Date.now() + 3 * config.counts.drainCapMs;
+  const deadline = Date.now() + config.counts.memoryCapMs;
   try {
     await group.go();
     let first: MemorySample | undefined;
