@@ -12,10 +12,11 @@ import { NotifyListener } from './notify.listener';
 import { ResultFlusher } from './result.flusher';
 import { errorMessage, StepInvoker } from './step.invoker';
 import { TaskPoller } from './task.poller';
+import { RunInputCache } from './run-input.cache';
 import { ClaimedTask } from './worker.types';
 
 const CLAIM = `select run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds,
-  lease_expires_at from pgflow.start_tasks($1::text[], $2, $3)`;
+  lease_expires_at from pgflow.start_tasks($1::text[], $2, $3, $4::uuid[])`;
 
 /**
  * This process's worker: claims tasks of the flows it has handlers for, runs them,
@@ -32,6 +33,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly invoker: StepInvoker;
   private readonly poller: TaskPoller;
   private readonly subscriptions: Subscription[] = [];
+  private readonly runInputs = new RunInputCache();
   private heartbeat?: NodeJS.Timeout;
   private started = false;
 
@@ -149,7 +151,13 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async claim(n: number): Promise<ClaimedTask[]> {
     const flows = this.flows();
     if (!flows.length) return [];
-    return this.db.query<ClaimedTask>(CLAIM, [flows, this.workerId, n]);
+    const known = this.runInputs.snapshot();
+    const tasks = await this.db.hotQuery<ClaimedTask>('pgflow_claim', CLAIM, [flows, this.workerId, n, [...known.keys()]]);
+    for (const t of tasks) {
+      if (known.has(t.run_id)) t.run_input = known.get(t.run_id);
+      this.runInputs.remember(t.run_id, t.run_input);
+    }
+    return tasks;
   }
 
   private dispatch(task: ClaimedTask): void {

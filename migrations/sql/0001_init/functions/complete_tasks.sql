@@ -44,24 +44,19 @@ begin
     from done;
 
   if v_done_runs is not null then
+    -- one update per step: the counter drops and, when it reaches zero, the step
+    -- completes with its output in the same row version
     with counted as (
       select d.run_id, d.step_slug, count(*)::int as n
         from unnest(v_done_runs, v_done_steps) as d(run_id, step_slug)
        group by d.run_id, d.step_slug
     ), dec as (
       update pgflow.step_states ss
-         set remaining_tasks = ss.remaining_tasks - c.n
-        from counted c
-       where ss.run_id = c.run_id and ss.step_slug = c.step_slug
-      returning ss.run_id, ss.step_slug, ss.remaining_tasks
-    )
-    select array_agg(dec.run_id), array_agg(dec.step_slug) into v_fin_runs, v_fin_steps
-      from dec where dec.remaining_tasks = 0;
-
-    if v_fin_runs is not null then
-      update pgflow.step_states ss
-         set status = 'completed', completed_at = now(),
+         set remaining_tasks = ss.remaining_tasks - c.n,
+             status = case when ss.remaining_tasks = c.n then 'completed' else ss.status end,
+             completed_at = case when ss.remaining_tasks = c.n then now() else ss.completed_at end,
              output = case
+               when ss.remaining_tasks <> c.n then ss.output
                when s.step_type = 'single' and s.initial_tasks is null then
                  (select t.output from pgflow.step_tasks t
                    where t.run_id = ss.run_id and t.step_slug = ss.step_slug and t.task_index = 0)
@@ -69,10 +64,15 @@ begin
                  (select jsonb_agg(t.output order by t.task_index) from pgflow.step_tasks t
                    where t.run_id = ss.run_id and t.step_slug = ss.step_slug)
              end
-        from unnest(v_fin_runs, v_fin_steps) as f(run_id, step_slug), pgflow.steps s
-       where ss.run_id = f.run_id and ss.step_slug = f.step_slug
-         and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug;
+        from counted c, pgflow.steps s
+       where ss.run_id = c.run_id and ss.step_slug = c.step_slug
+         and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      returning ss.run_id, ss.step_slug, ss.remaining_tasks
+    )
+    select array_agg(dec.run_id), array_agg(dec.step_slug) into v_fin_runs, v_fin_steps
+      from dec where dec.remaining_tasks = 0;
 
+    if v_fin_runs is not null then
       perform pgflow.cascade_finished(v_fin_runs, v_fin_steps);
       perform pgflow.start_ready_steps(array(select distinct x from unnest(v_fin_runs) x));
     end if;
