@@ -11,6 +11,7 @@ import { runPgflowMigrations } from './migrations.runner';
  */
 export class PgflowDatabase implements OnApplicationShutdown {
   private readonly logger = new Logger('Pgflow');
+  private unnamedStatements = false;
 
   private constructor(
     readonly dataSource: DataSource,
@@ -40,7 +41,17 @@ export class PgflowDatabase implements OnApplicationShutdown {
   async hotQuery<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
     const pool = (this.dataSource.driver as PostgresDriver).master as Pool | undefined;
     if (typeof pool?.query !== 'function') return this.query<T>(text, values);
-    return (await pool.query({ name, text, values })).rows as T[];
+    if (this.unnamedStatements) return (await pool.query({ text, values })).rows as T[];
+    try {
+      return (await pool.query({ name, text, values })).rows as T[];
+    } catch (err) {
+      // 42P05 on a connection that never prepared it: the server shares one session
+      // among connections (PGlite's socket server), so a statement prepared by a
+      // connection since closed lingers and blocks the name for good
+      if ((err as { code?: string }).code !== '42P05') throw err;
+      this.unnamedStatements = true;
+      return (await pool.query({ text, values })).rows as T[];
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
