@@ -27,6 +27,7 @@ export class RunProgress {
     return known !== event.status;
   }
 
+  /** The run reached a final status. */
   get finished(): boolean {
     return this.status === 'completed' || this.status === 'failed' || this.status === 'cancelled';
   }
