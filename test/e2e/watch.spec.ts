@@ -8,17 +8,19 @@ import { useNestApps } from '../support/nest-harness';
 /** Lets a test hold the `square` step of a chosen run until it says go. */
 @Injectable()
 class Hold {
-  private gates = new Map<number, () => void>();
+  // several tasks (a map step's) may wait on one key before it opens
+  private gates = new Map<number, Array<() => void>>();
   private readonly opened = new Set<number>();
 
   wait(n: number): Promise<void> {
     if (this.opened.has(n)) return Promise.resolve();
-    return new Promise((resolve) => this.gates.set(n, resolve));
+    return new Promise((resolve) => this.gates.set(n, [...(this.gates.get(n) ?? []), resolve]));
   }
 
   open(n: number): void {
     this.opened.add(n);
-    this.gates.get(n)?.();
+    for (const release of this.gates.get(n) ?? []) release();
+    this.gates.delete(n);
   }
 }
 
