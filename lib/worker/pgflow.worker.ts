@@ -15,8 +15,10 @@ import { TaskPoller } from './task.poller';
 import { RunInputCache } from './run-input.cache';
 import { ClaimedTask } from './worker.types';
 
-const CLAIM = `select run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds,
-  lease_expires_at from pgflow.start_tasks($1::text[], $2, $3, $4::uuid[])`;
+const CLAIMED = 'run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds, lease_expires_at';
+const CLAIM = `select ${CLAIMED} from pgflow.start_tasks($1::text[], $2, $3, $4::uuid[])`;
+const COMPLETE = 'select 1 from pgflow.complete_tasks($1::jsonb)';
+const COMPLETE_AND_CLAIM = `select ${CLAIMED} from pgflow.complete_tasks_and_claim($5::jsonb, $1::text[], $2, $3, $4::uuid[])`;
 
 /**
  * This process's worker: claims tasks of the flows it has handlers for, runs them,
@@ -56,7 +58,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       shutdownTimeoutMs: w.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
       autoStart: w.autoStart ?? true,
     };
-    this.flusher = new ResultFlusher(db);
+    this.flusher = new ResultFlusher(db, (json) => this.report(json));
     this.invoker = new StepInvoker(registry, this.flusher, this.workerId);
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
@@ -150,9 +152,32 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async claim(n: number): Promise<ClaimedTask[]> {
     const flows = this.flows();
-    if (!flows.length) return [];
+    return flows.length ? this.claimVia('pgflow_claim', CLAIM, flows, n, []) : [];
+  }
+
+  /**
+   * Sends results; when the poller can lend its next claim, claims along in the same
+   * round trip (and transaction), so a busy worker needs one query per batch and a
+   * chain's next step is claimed the moment its predecessor completes.
+   */
+  private async report(resultsJson: string): Promise<void> {
+    const flows = this.flows();
+    const want = this.started && flows.length ? this.poller.lend() : 0;
+    if (!want) {
+      await this.db.hotQuery('pgflow_complete', COMPLETE, [resultsJson]);
+      return;
+    }
+    let tasks: ClaimedTask[] | undefined;
+    try {
+      tasks = await this.claimVia('pgflow_complete_claim', COMPLETE_AND_CLAIM, flows, want, [resultsJson]);
+    } finally {
+      this.poller.repay(tasks);
+    }
+  }
+
+  private async claimVia(name: string, sql: string, flows: string[], n: number, extra: unknown[]): Promise<ClaimedTask[]> {
     const known = this.runInputs.snapshot();
-    const tasks = await this.db.hotQuery<ClaimedTask>('pgflow_claim', CLAIM, [flows, this.workerId, n, [...known.keys()]]);
+    const tasks = await this.db.hotQuery<ClaimedTask>(name, sql, [flows, this.workerId, n, [...known.keys()], ...extra]);
     for (const t of tasks) {
       if (known.has(t.run_id)) t.run_input = known.get(t.run_id);
       this.runInputs.remember(t.run_id, t.run_input);

@@ -39,7 +39,15 @@ export class ResultFlusher {
   private abandoned = false;
   private wakeBackoff?: () => void;
 
-  constructor(private readonly db: PgflowDatabase) {}
+  /**
+   * `send` delivers one batch (a JSON array of results) to `complete_tasks`; the
+   * worker's sender also claims tasks in the same round trip when it has free slots.
+   */
+  constructor(
+    private readonly db: PgflowDatabase,
+    private readonly send: (resultsJson: string) => Promise<void> =
+    (json) => this.db.query('select 1 from pgflow.complete_tasks($1::jsonb)', [json]).then(() => undefined),
+  ) {}
 
   complete(attempt: TaskAttempt, outputJson: string): void {
     this.completions.push({ ...attempt, output: outputJson });
@@ -151,7 +159,7 @@ export class ResultFlusher {
       .map((c) => `{"run_id":${JSON.stringify(c.run_id)},"step_slug":${JSON.stringify(c.step_slug)},` +
         `"task_index":${c.task_index},"attempt":${c.attempt},"output":${c.output}}`)
       .join(',');
-    await this.db.query('select 1 from pgflow.complete_tasks($1::jsonb)', [`[${body}]`]);
+    await this.send(`[${body}]`);
   }
 
   private async backoff(err: Error): Promise<void> {
