@@ -15,7 +15,8 @@ import { TaskPoller } from './task.poller';
 import { RunInputCache } from './run-input.cache';
 import { ClaimedTask } from './worker.types';
 
-const CLAIMED = 'run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds, lease_expires_at';
+const CLAIMED = 'run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds, ' +
+  'lease_expires_at, attempt_number';
 const CLAIM = `select ${CLAIMED} from pgflow.start_tasks($1::text[], $2, $3, $4::uuid[])`;
 const COMPLETE = 'select 1 from pgflow.complete_tasks($1::jsonb)';
 const COMPLETE_AND_CLAIM = `select ${CLAIMED} from pgflow.complete_tasks_and_claim($5::jsonb, $1::text[], $2, $3, $4::uuid[])`;

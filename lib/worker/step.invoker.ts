@@ -106,7 +106,7 @@ export class StepInvoker {
     }
     const ctx: StepContext = {
       runId: task.run_id, flowSlug: task.flow_slug, stepSlug: task.step_slug, taskIndex: task.task_index,
-      attempt: task.attempt, runInput: task.run_input, signal, workerId: this.workerId,
+      attempt: task.attempt_number, runInput: task.run_input, signal, workerId: this.workerId,
     };
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);

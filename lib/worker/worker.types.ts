@@ -9,6 +9,8 @@ export interface ClaimedTask {
   run_input: unknown;
   timeout_seconds: number;
   lease_expires_at: Date;
+  /** 1-based number of the attempt since the run was last resumed (`ctx.attempt`); `attempt` identifies it. */
+  attempt_number: number;
 }
 
 /** Identity of one attempt of one task. */

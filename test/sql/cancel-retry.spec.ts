@@ -101,7 +101,7 @@ describe('cancel_run and retry_run', () => {
       const retried = await retry(run.run_id);
       expect(retried).toMatchObject({ status: 'started', error: null, failed_at: null, remaining_steps: 2 });
       expect((await tasksOf(pool(), run.run_id, 'each')).map((t) => [t.status, t.attempts_count, t.output])).toEqual([
-        ['completed', 1, 'ok0'], ['completed', 1, 'ok1'], ['queued', 0, null], ['completed', 1, 'ok3'], ['queued', 0, null],
+        ['completed', 1, 'ok0'], ['completed', 1, 'ok1'], ['queued', 1, null], ['completed', 1, 'ok3'], ['queued', 1, null],
       ]);
       expect(await stepStates(pool(), run.run_id)).toMatchObject({
         each: { status: 'started', remaining_tasks: 2, error_message: null },
@@ -109,7 +109,8 @@ describe('cancel_run and retry_run', () => {
       });
 
       const again = byIndex(await claim(pool(), 'retry_map', 10));
-      expect(again.map((t) => [t.task_index, t.attempt, t.input])).toEqual([[2, 1, 2], [4, 1, 4]]);
+      // a fresh budget (attempt_number 1), while the attempt's identity keeps counting
+      expect(again.map((t) => [t.task_index, t.attempt_number, t.attempt, t.input])).toEqual([[2, 1, 2, 2], [4, 1, 2, 4]]);
       await completeMany(pool(), again.map((t) => ({ ...t, output: `again${t.task_index}` })));
       expect(await complete(pool(), tasks[4], 'stale from the first run')).toBe(false);
 
@@ -135,7 +136,7 @@ describe('cancel_run and retry_run', () => {
         a: { status: 'completed', output: 'A' }, b: { status: 'started' }, c: { status: 'created', remaining_deps: 1 },
       });
       const handled = await drain(pool(), 'retry_chain', (t) => `${t.step_slug.toUpperCase()}2`);
-      expect(handled.map((t) => [t.step_slug, t.attempt, t.input])).toEqual([
+      expect(handled.map((t) => [t.step_slug, t.attempt_number, t.input])).toEqual([
         ['b', 1, { run: { n: 1 }, a: 'A' }], ['c', 1, { run: { n: 1 }, b: 'B2' }],
       ]);
       await expectCompleted(pool(), run.run_id, { c: 'C2' });
@@ -152,7 +153,11 @@ describe('cancel_run and retry_run', () => {
       expect((await retry(run.run_id)).status).toBe('started');
       expect(await complete(pool(), b, 'stale')).toBe(false);
       const [b2] = await claim(pool(), 'retry_cancelled');
-      expect(b2).toMatchObject({ step_slug: 'b', attempt: 1, input: { run: {}, a: 1 } });
+      expect(b2).toMatchObject({ step_slug: 'b', attempt_number: 1, input: { run: {}, a: 1 } });
+      // the attempt running when the run was cancelled reports late, after the resumed
+      // attempt was claimed: it must not pass for the new one
+      expect(await complete(pool(), b, 'stale')).toBe(false);
+      expect(await fail(pool(), b, 'stale failure')).toBe('ignored');
       await complete(pool(), b2, 2);
       expect((await expectCompleted(pool(), run.run_id, { b: 2 })).cancelled_at).toBeNull();
     });

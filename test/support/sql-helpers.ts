@@ -85,6 +85,7 @@ export interface ClaimedTask {
   run_input: Json;
   timeout_seconds: number;
   lease_expires_at: Date;
+  attempt_number: number;
 }
 
 /** What identifies one attempt of a task. */

@@ -108,7 +108,13 @@ create table pgflow.step_tasks (
   task_index       int not null,
   status           text not null default 'queued'
                    check (status in ('queued', 'started', 'completed', 'failed', 'cancelled')),
+  -- identifies an attempt in results; never goes back except when a stopping worker
+  -- releases a claim it will not report
   attempts_count   int not null default 0,
+  -- attempts made before the run was last resumed by retry_run: maxAttempts and the
+  -- backoff count from here, so a resumed task gets a fresh budget while a late result
+  -- of an attempt from before the resume still cannot match the new attempt
+  attempts_base    int not null default 0,
   priority         int not null default 0,
   visible_at       timestamptz not null default now(),
   claimed_by       text,

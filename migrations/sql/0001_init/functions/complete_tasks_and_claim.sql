@@ -7,7 +7,7 @@ create or replace function pgflow.complete_tasks_and_claim(
 )
 returns table (
   run_id uuid, flow_slug text, step_slug text, task_index int, attempt int,
-  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz
+  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz, attempt_number int
 )
 language plpgsql
 as $$

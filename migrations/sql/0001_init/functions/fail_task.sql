@@ -17,13 +17,14 @@ declare
   v_run_status text;
   v_task record;
   v_delay numeric;
+  v_n int; -- this attempt's number within the task's current budget
 begin
   select status into v_run_status from pgflow.runs where run_id = p_run_id for no key update;
   if v_run_status is null or v_run_status not in ('started', 'queued') then
     return 'ignored';
   end if;
 
-  select t.status, t.attempts_count, t.flow_slug,
+  select t.status, t.attempts_count, t.attempts_base, t.flow_slug,
          coalesce(s.opt_max_attempts, f.opt_max_attempts) as max_attempts,
          coalesce(s.opt_base_delay, f.opt_base_delay) as base_delay,
          s.when_exhausted
@@ -37,8 +38,9 @@ begin
     return 'ignored';
   end if;
 
-  if not coalesce(p_non_retryable, false) and p_attempt < v_task.max_attempts then
-    v_delay := least(v_task.base_delay * power(2::numeric, p_attempt - 1), 3600);
+  v_n := p_attempt - v_task.attempts_base;
+  if not coalesce(p_non_retryable, false) and v_n < v_task.max_attempts then
+    v_delay := least(v_task.base_delay * power(2::numeric, v_n - 1), 3600);
     update pgflow.step_tasks
        set status = 'queued', visible_at = now() + make_interval(secs => v_delay::double precision),
            error_message = p_error, claimed_by = null, lease_expires_at = null, failed_at = now()

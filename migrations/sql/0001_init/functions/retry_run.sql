@@ -1,6 +1,7 @@
 -- Resumes a failed or cancelled run. Completed steps and completed map elements
 -- keep their outputs and never run again; failed and cancelled tasks are queued
--- with fresh attempts; steps that never started wait for their dependencies again.
+-- with a fresh attempt budget (attempts_base); steps that never started wait for
+-- their dependencies again.
 create or replace function pgflow.retry_run(p_run_id uuid)
 returns pgflow.runs
 language plpgsql
@@ -21,7 +22,7 @@ begin
   -- whenExhausted keeps its failed/cancelled tasks, and re-queueing them would run the
   -- skipped step again and count its completion a second time
   update pgflow.step_tasks t
-     set status = 'queued', attempts_count = 0, visible_at = now(), claimed_by = null,
+     set status = 'queued', attempts_base = t.attempts_count, visible_at = now(), claimed_by = null,
          lease_expires_at = null, started_at = null, failed_at = null
     from pgflow.step_states ss
    where t.run_id = p_run_id and t.status in ('failed', 'cancelled')

@@ -1,7 +1,9 @@
 -- Claims up to p_batch_size visible queued tasks of the given flows (null: any flow),
 -- highest priority first, with FOR UPDATE SKIP LOCKED so concurrent workers never
 -- get the same task. Each claim counts an attempt and takes a lease of the step's
--- timeout plus a margin. Returns each task with its built input.
+-- timeout plus a margin. Returns each task with its built input. `attempt` identifies
+-- the attempt (results must echo it); `attempt_number` is its 1-based number since the
+-- run was last resumed, what handlers see as ctx.attempt.
 -- p_known_runs: runs whose input the caller already holds (a run's input never
 -- changes); their run_input comes back null. A map step's tasks all carry the same,
 -- possibly large, run input, and shipping and parsing it per task was W3's cost.
@@ -9,7 +11,7 @@ create or replace function pgflow.start_tasks(p_flow_slugs text[], p_worker_id t
                                               p_known_runs uuid[] default null)
 returns table (
   run_id uuid, flow_slug text, step_slug text, task_index int, attempt int,
-  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz
+  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz, attempt_number int
 )
 language plpgsql
 as $$
@@ -37,7 +39,7 @@ begin
       from picked p, pgflow.steps s, pgflow.flows f
      where t.run_id = p.run_id and t.step_slug = p.step_slug and t.task_index = p.task_index
        and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug and f.flow_slug = t.flow_slug
-    returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.input, s.step_type,
+    returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.attempts_base, t.input, s.step_type,
               s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at
   )
   select c.run_id, c.flow_slug, c.step_slug, c.task_index, c.attempts_count,
@@ -45,7 +47,7 @@ begin
               when c.deps_count = 0 then jsonb_build_object('run', r.input)
               else pgflow.build_step_input(c.run_id, c.flow_slug, c.step_slug, r.input) end,
          case when c.run_id = any(p_known_runs) then null else r.input end,
-         c.timeout_seconds, c.lease_expires_at
+         c.timeout_seconds, c.lease_expires_at, c.attempts_count - c.attempts_base
     from claimed c
     join pgflow.runs r on r.run_id = c.run_id;
 end;
