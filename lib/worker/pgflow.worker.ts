@@ -8,6 +8,7 @@ import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
 import { DEFAULTS } from '../pgflow.constants';
 import { WorkflowRegistry } from '../registry/workflow.registry';
+import { EndedRuns } from './ended-runs';
 import { NotifyListener } from './notify.listener';
 import { ResultFlusher } from './result.flusher';
 import { errorMessage, StepInvoker } from './step.invoker';
@@ -37,6 +38,9 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly poller: TaskPoller;
   private readonly subscriptions: Subscription[] = [];
   private readonly runInputs = new RunInputCache();
+  private readonly endedRuns = new EndedRuns();
+  /** Claimed tasks of recently ended runs whose run is being checked (see `stillLive`). */
+  private checking = 0;
   private heartbeat?: NodeJS.Timeout;
   private started = false;
 
@@ -64,7 +68,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
       dispatch: (task) => this.dispatch(task),
-      running: () => this.invoker.size,
+      running: () => this.invoker.size + this.checking,
       maxConcurrency: this.opts.maxConcurrency,
       batchSize: this.opts.batchSize,
       pollIntervalMs: this.opts.pollIntervalMs,
@@ -105,7 +109,12 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       }),
       this.listener.connected$.subscribe(() => this.poller.wake()),
       this.listener.runs$.subscribe(({ runId, status }) => {
-        if (status === 'cancelled' || status === 'failed') this.invoker.abortRun(runId, status);
+        if (status === 'cancelled' || status === 'failed') {
+          this.endedRuns.markEnded(runId);
+          this.invoker.abortRun(runId, status);
+        } else if (status === 'started') {
+          this.endedRuns.markResumed(runId);
+        }
       }),
     );
     await this.beat('online');
@@ -130,9 +139,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const unfinished = this.invoker.abortAll();
     if (unfinished.length) {
       this.logger.warn(`shutdown deadline passed; releasing ${unfinished.length} running task(s)`);
-      await this.db.query('select pgflow.release_tasks($1, $2::jsonb)', [this.workerId, JSON.stringify(
-        unfinished.map((t) => ({ run_id: t.run_id, step_slug: t.step_slug, task_index: t.task_index, attempt: t.attempt })),
-      )]).catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
+      await this.release(unfinished);
     }
     let drainTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -187,7 +194,38 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private dispatch(task: ClaimedTask): void {
-    void this.invoker.invoke(task).finally(() => this.poller.slotFreed());
+    if (!this.endedRuns.has(task.run_id)) {
+      void this.invoker.invoke(task).finally(() => this.poller.slotFreed());
+      return;
+    }
+    // the task holds its slot while its run is checked
+    this.checking++;
+    void this.stillLive(task.run_id)
+      .then((live) => {
+        this.checking--;
+        return live ? this.invoker.invoke(task) : undefined;
+      })
+      .finally(() => this.poller.slotFreed());
+  }
+
+  /**
+   * A task of a run we just heard end was claimed right before the end committed; its
+   * handler would run for nothing. Only a run resumed since (whose NOTIFY we missed)
+   * still wants it. If this cannot be checked the task waits for its lease to expire.
+   */
+  private async stillLive(runId: string): Promise<boolean> {
+    const rows = await this.db.query<{ status: string }>('select status from pgflow.runs where run_id = $1', [runId])
+      .catch(() => []);
+    const live = rows.length > 0 && (rows[0].status === 'started' || rows[0].status === 'queued');
+    if (live) this.endedRuns.markResumed(runId);
+    return live;
+  }
+
+  /** Gives claimed tasks back to the queue, their attempts uncounted. */
+  private async release(tasks: ClaimedTask[]): Promise<void> {
+    await this.db.query('select pgflow.release_tasks($1, $2::jsonb)', [this.workerId, JSON.stringify(
+      tasks.map((t) => ({ run_id: t.run_id, step_slug: t.step_slug, task_index: t.task_index, attempt: t.attempt })),
+    )]).catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
   }
 
   private async beat(status: 'online' | 'stopped'): Promise<void> {
