@@ -9,7 +9,10 @@ import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
 import { Engine, Workload } from './engine';
 
 const DB = 'bench_pgflow';
-const ENQUEUE_CHUNK = 1000;
+const SMALL_CHUNK = 1000;
+const SMALL_UNTIL = 5000;
+const CHUNK = 5000;
+const WRITERS = 2;
 
 /** nestjs-pgflow (this repository's lib/). */
 export class PgflowEngine implements Engine {
@@ -23,6 +26,8 @@ export class PgflowEngine implements Engine {
   private app?: INestApplicationContext;
   private client?: PgflowClient;
   private sql?: Client;
+  /** Connections that write the backlog in parallel (not timed; keeps the default run short). */
+  private writers: Client[] = [];
 
   async setup(config: BenchConfig): Promise<void> {
     this.serverUrl = config.pgUrl;
@@ -40,10 +45,12 @@ export class PgflowEngine implements Engine {
     this.app = await NestFactory.createApplicationContext(BenchClientModule, { logger: ['error', 'warn'] });
     this.client = this.app.get(PgflowClient);
     this.sql = await connect(this.url);
+    this.writers = await Promise.all(Array.from({ length: WRITERS }, () => connect(this.url)));
   }
 
   async teardown(): Promise<void> {
     await this.sql?.end();
+    await Promise.all(this.writers.map((w) => w.end()));
     await this.app?.close();
     await dropDatabase(this.serverUrl, DB);
   }
@@ -58,14 +65,33 @@ export class PgflowEngine implements Engine {
   }
 
   async enqueueSingles(n: number): Promise<void> {
-    // In chunks, each followed by ANALYZE: the functions' cached generic plans are made
-    // while the just-truncated tables look empty (seq scans), and one 20,000-run
-    // statement would keep them to the end, which is quadratic. ANALYZE replans.
-    for (let done = 0; done < n; done += ENQUEUE_CHUNK) {
-      await this.q(`select count(pgflow.start_flow('bench_single', '{}'::jsonb)) from generate_series(1, $1)`,
-        [Math.min(ENQUEUE_CHUNK, n - done)]);
+    // Small chunks, each followed by ANALYZE, while the tables are small: the
+    // functions' cached generic plans are made while the just-truncated tables look
+    // empty (seq scans), and one 20,000-run statement would keep them to its end,
+    // which is quadratic. ANALYZE replans; past a few thousand rows the plans use the
+    // indexes however large the tables grow, and the rest goes in big chunks.
+    let done = 0;
+    while (done < Math.min(n, SMALL_UNTIL)) {
+      const chunk = Math.min(SMALL_CHUNK, n - done);
+      await this.startSingles(this.sql, chunk);
       await this.q('analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
+      done += chunk;
     }
+    const rest = n - done;
+    await Promise.all(this.writers.map(async (w, i) => {
+      let mine = Math.floor(rest / WRITERS) + (i < rest % WRITERS ? 1 : 0);
+      while (mine > 0) {
+        const chunk = Math.min(CHUNK, mine);
+        await this.startSingles(w, chunk);
+        mine -= chunk;
+      }
+    }));
+    if (rest > 0) await this.q('analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
+  }
+
+  private async startSingles(c: Client | undefined, n: number): Promise<void> {
+    if (!c) throw new Error('setup() first');
+    await c.query(`select count(pgflow.start_flow('bench_single', '{}'::jsonb)) from generate_series(1, $1)`, [n]);
   }
 
   async countCompleted(): Promise<number> {

@@ -18,26 +18,24 @@ export interface MemoryResult {
 }
 
 /**
- * W5: one worker process handles `memorySecond` single-step units, fed in chunks so
- * the backlog never runs dry; memory is sampled (after a GC) once `memoryFirst` and
- * once `memorySecond` units were handled. Past the cap the second sample is taken
- * where the worker got to.
+ * W5: one worker process handles `memorySecond` single-step units, all enqueued
+ * before it starts (feeding it meanwhile would put the enqueue's own cost into the
+ * run); memory is sampled (after a GC) once `memoryFirst` and once `memorySecond`
+ * units were handled. Past the cap the second sample is taken where the worker got
+ * to; if it never reached `memoryFirst`, the growth is NaN.
  */
 export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult> {
   const { engine, config } = ctx;
   const { memoryFirst, memorySecond } = config.counts;
-  const chunk = Math.max(1000, Math.round(memoryFirst / 2));
   await engine.reset();
-  let enqueued = 0;
-  const feed = async (upTo: number) => {
-    while (enqueued < upTo) {
-      const n = Math.min(chunk, memorySecond - enqueued);
-      await engine.enqueueSingles(n);
-      enqueued += n;
-    }
-  };
-  await feed(Math.min(memorySecond, 2 * chunk));
-  const group = await WorkerGroup.start(1, ctx.spawn);
+  const starting = WorkerGroup.start(1, ctx.spawn);
+  try {
+    await engine.enqueueSingles(memorySecond);
+  } catch (err) {
+    await starting.then((g) => g.stop(), () => undefined);
+    throw err;
+  }
+  const group = await starting;
   const worker = group.procs[0];
   const deadline = Date.now() + config.counts.memoryCapMs;
   try {
@@ -47,16 +45,15 @@ export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult>
       if (worker.failed) throw worker.failed;
       const handled = worker.handled;
       if (!first && handled >= memoryFirst) first = { tasks: handled, ...(await worker.memory()) };
-      if (enqueued < memorySecond && handled > enqueued - chunk) await feed(Math.min(memorySecond, enqueued + chunk));
       return handled >= memorySecond;
     }, deadline, 20);
     const second = { tasks: worker.handled, ...(await worker.memory()) };
-    first ??= second;
+    const base = first ?? { tasks: 0, rss: NaN, heapUsed: NaN };
     return {
-      first,
+      first: base,
       second,
-      rssGrowthPct: (100 * (second.rss - first.rss)) / first.rss,
-      heapGrowthPct: (100 * (second.heapUsed - first.heapUsed)) / first.heapUsed,
+      rssGrowthPct: (100 * (second.rss - base.rss)) / base.rss,
+      heapGrowthPct: (100 * (second.heapUsed - base.heapUsed)) / base.heapUsed,
     };
   } finally {
     await group.stop();

@@ -15,24 +15,35 @@ export interface DrainResult {
 }
 
 /**
- * W1/W4 (and the ceiling): enqueue `singles` units in bulk with no worker running,
- * boot `processes` workers, then time from "go" until every unit's completion is
- * persisted. A drain that passes the cap is rated over what completed by then.
+ * W1/W4 (and the ceiling): enqueue `singles` units in bulk with no worker claiming
+ * yet, boot `processes` workers, then time from "go" until every unit's completion
+ * is persisted. A drain that passes the cap is rated over what completed by then.
  */
-export async function measureDrain(ctx: WorkloadContext, processes: number): Promise<DrainResult> {
-  const { engine, config } = ctx;
-  const n = config.counts.singles;
+export async function measureDrain(ctx: WorkloadContext, processes: number, n = ctx.config.counts.singles,
+  capMs = ctx.config.counts.drainCapMs): Promise<DrainResult> {
+  const { engine } = ctx;
   await engine.reset();
-  await engine.enqueueSingles(n);
-  const group = await WorkerGroup.start(processes, ctx.spawn);
+  // the workers boot (connect, no claiming) while the backlog is written: both are
+  // outside the timed part, and doing them at once keeps the default run short
+  const starting = WorkerGroup.start(processes, ctx.spawn);
+  try {
+    await engine.enqueueSingles(n);
+  } catch (err) {
+    await starting.then((g) => g.stop(), () => undefined);
+    throw err;
+  }
+  const group = await starting;
   try {
     const t0 = performance.now();
-    const deadline = Date.now() + config.counts.drainCapMs;
+    const deadline = Date.now() + capMs;
     await group.go();
     await group.waitHandled(n, deadline);
     let completed = 0;
-    // handled ≠ persisted: wait (briefly past the cap) for the last results to land
-    await pollUntil(async () => (completed = await engine.countCompleted()) >= n, Math.max(deadline, Date.now() + 5000));
+    // handled ≠ persisted: wait (briefly past the cap) for the last results to land;
+    // a drain cut off by the cap is rated over what was persisted at the cap
+    const capped = group.handled() < n;
+    await pollUntil(async () => (completed = await engine.countCompleted()) >= n,
+      capped ? 0 : Math.max(deadline, Date.now() + 5000));
     const seconds = (performance.now() - t0) / 1000;
     return { processes, enqueued: n, completed, seconds, rate: completed / seconds, peakRss: group.procs[0].peakRss() };
   } finally {
