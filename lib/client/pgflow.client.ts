@@ -1,9 +1,8 @@
 import { Inject, Injectable, Type } from '@nestjs/common';
-import { merge, Observable, interval, filter } from 'rxjs';
+import { Observable, throwError } from 'rxjs';
 import { EntityManager } from 'typeorm';
 import { FlowCompiler } from '../compiler/flow.compiler';
 import { PgflowDatabase } from '../database/pgflow.database';
-import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../errors/run.errors';
 import { PgflowRunStateError } from '../errors/run-state.error';
 import { PgflowUnknownRunError, PgflowValidationError } from '../errors/pgflow.error';
 import { assertRunId, mapSqlError } from '../errors/sql-error.mapper';
@@ -17,9 +16,7 @@ import { NotifyListener } from '../worker/notify.listener';
 import { validateRunInput } from './input.validator';
 import { toJsonText } from './json';
 import { RUN_SELECT, RunRow, toRunInfo } from './run.query';
-import { diffRun } from './run.events';
-
-const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+import { RunWatcher } from './run.watcher';
 
 /** The status retry_run reported when it refused a run (raised with SQLSTATE PGF05, status in DETAIL). */
 function refusedStatus(err: unknown): RunStatus | undefined {
@@ -31,17 +28,18 @@ function refusedStatus(err: unknown): RunStatus | undefined {
 /** Starts, inspects, awaits, cancels and resumes runs. */
 @Injectable()
 export class PgflowClient {
-  private readonly pollMs: number;
   private readonly heartbeatMs: number;
+  private readonly watcher: RunWatcher;
 
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
     private readonly db: PgflowDatabase,
     private readonly registry: WorkflowRegistry,
     private readonly compiler: FlowCompiler,
-    private readonly listener: NotifyListener,
+    listener: NotifyListener,
   ) {
-    this.pollMs = options.worker?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+    const pollMs = options.worker?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+    this.watcher = new RunWatcher(listener, (runId) => this.fetchRun(runId), pollMs);
     this.heartbeatMs = options.worker?.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs;
   }
 
@@ -90,50 +88,7 @@ export class PgflowClient {
    */
   async waitForRun(runId: string, opts: { timeoutMs?: number } = {}): Promise<RunInfo> {
     assertRunId(runId);
-    await this.listener.start();
-    return new Promise<RunInfo>((resolve, reject) => {
-      let checking = false;
-      let recheck = false;
-      let settled = false;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        sub.unsubscribe();
-        clearTimeout(timer);
-        fn();
-      };
-      const check = async (): Promise<void> => {
-        if (checking) {
-          recheck = true;
-          return;
-        }
-        checking = true;
-        try {
-          do {
-            recheck = false;
-            const run = await this.fetchRun(runId);
-            if (!run) return finish(() => reject(new PgflowUnknownRunError(runId)));
-            if (run.status === 'completed') return finish(() => resolve(run));
-            if (run.status === 'failed') return finish(() => reject(new PgflowRunFailedError(runId, run.error)));
-            if (run.status === 'cancelled') return finish(() => reject(new PgflowRunCancelledError(runId)));
-          } while (recheck && !settled);
-        } catch (err) {
-          finish(() => reject(err));
-        } finally {
-          checking = false;
-        }
-      };
-      // subscribe before the first read so no change can slip between them
-      const sub = merge(
-        this.listener.runs$.pipe(filter((s) => s.runId === runId && FINISHED.has(s.status))),
-        this.listener.connected$,
-        interval(this.listener.available ? Math.max(this.pollMs, 1000) : this.pollMs),
-      ).subscribe(() => void check());
-      const timer = opts.timeoutMs !== undefined
-        ? setTimeout(() => finish(() => reject(new PgflowTimeoutError(runId, opts.timeoutMs ?? 0))), opts.timeoutMs)
-        : undefined;
-      void check();
-    });
+    return this.watcher.waitFor(runId, opts.timeoutMs);
   }
 
   /** startRun + waitForRun; resolves with the run's output (`{ <leafSlug>: output }`). */
@@ -204,54 +159,12 @@ export class PgflowClient {
    * PgflowUnknownRunError for an unknown run (PgflowValidationError for a malformed id).
    */
   watchRun(runId: string): Observable<RunEvent> {
-    return new Observable<RunEvent>((subscriber) => {
-      try {
-        assertRunId(runId);
-      } catch (err) {
-        subscriber.error(err);
-        return undefined;
-      }
-      let last: RunInfo | undefined;
-      let busy = false;
-      let again = false;
-      const refresh = async (): Promise<void> => {
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        try {
-          do {
-            again = false;
-            const run = await this.fetchRun(runId);
-            if (subscriber.closed) return;
-            if (!run) throw new PgflowUnknownRunError(runId);
-            for (const event of diffRun(last, run)) subscriber.next(event);
-            last = run;
-            if (FINISHED.has(run.status)) {
-              subscriber.complete();
-              return;
-            }
-          } while (again);
-        } catch (err) {
-          subscriber.error(err);
-        } finally {
-          busy = false;
-        }
-      };
-      // Subscribed, and LISTENing, before the first read: a change committed after
-      // that read always produces a notification this subscription sees.
-      const sub = merge(
-        this.listener.runs$.pipe(filter((s) => s.runId === runId)),
-        this.listener.connected$,
-      ).subscribe(() => void refresh());
-      this.listener.start().then(() => {
-        if (subscriber.closed) return;
-        if (!this.listener.available) sub.add(interval(this.pollMs).subscribe(() => void refresh()));
-        return refresh();
-      }).catch((err: unknown) => subscriber.error(err));
-      return () => sub.unsubscribe();
-    });
+    try {
+      assertRunId(runId);
+    } catch (err) {
+      return throwError(() => err);
+    }
+    return this.watcher.watch(runId);
   }
 
   /** Workers known to the database; `stale`: online without a recent heartbeat. */

@@ -61,6 +61,9 @@ describe(`soak: ${SOAK_SECONDS} s of continuous runs, a worker restarted every $
         // it outright, even ones stop it gracefully
         if (Date.now() > end - RESTART_SECONDS * 500) continue;
         const signal = restarts.length % 2 === 0 ? 'SIGKILL' : 'SIGTERM';
+        // a graceful stop is a booted worker's promise; on a loaded machine the
+        // replacement may still be loading when its turn comes
+        if (signal === 'SIGTERM') await restarted.ready();
         const code = await restarted.stop(signal, 30_000);
         expect(code).toBe(signal === 'SIGKILL' ? null : 0);
         restarts.push(signal);

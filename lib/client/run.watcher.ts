@@ -1,0 +1,122 @@
+import { filter, interval, merge, Observable } from 'rxjs';
+import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../errors/run.errors';
+import { PgflowUnknownRunError } from '../errors/pgflow.error';
+import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
+import { NotifyListener } from '../worker/notify.listener';
+import { diffRun } from './run.events';
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * Wraps a read so it never overlaps itself: a call while one is running makes it run
+ * once more afterwards, however many calls came, so the latest state is always read
+ * after the latest signal. `read` returns true when no further read is wanted.
+ */
+function coalescing(read: () => Promise<boolean>): () => void {
+  let busy = false;
+  let again = false;
+  let done = false;
+  const run = async (): Promise<void> => {
+    if (done) return;
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      do {
+        again = false;
+        done = await read();
+      } while (again && !done);
+    } finally {
+      busy = false;
+    }
+  };
+  return () => void run();
+}
+
+/**
+ * Follows runs to their end for `waitForRun` and `watchRun`: each subscribes to the
+ * run's notifications before its first read, so no change can slip between them,
+ * and re-reads the run on every signal (polling only as a backstop, or where
+ * LISTEN/NOTIFY is unavailable).
+ */
+export class RunWatcher {
+  constructor(
+    private readonly listener: NotifyListener,
+    private readonly fetchRun: (runId: string) => Promise<RunInfo | null>,
+    private readonly pollMs: number,
+  ) {}
+
+  /** Resolves with the completed run; rejects when it fails, is cancelled, or `timeoutMs` passes. */
+  async waitFor(runId: string, timeoutMs?: number): Promise<RunInfo> {
+    await this.listener.start();
+    return new Promise<RunInfo>((resolve, reject) => {
+      let settled = false;
+      const finish = (fn: () => void): true => {
+        if (!settled) {
+          settled = true;
+          sub.unsubscribe();
+          clearTimeout(timer);
+          fn();
+        }
+        return true;
+      };
+      const check = coalescing(async () => {
+        if (settled) return true;
+        try {
+          const run = await this.fetchRun(runId);
+          if (!run) return finish(() => reject(new PgflowUnknownRunError(runId)));
+          if (run.status === 'completed') return finish(() => resolve(run));
+          if (run.status === 'failed') return finish(() => reject(new PgflowRunFailedError(runId, run.error)));
+          if (run.status === 'cancelled') return finish(() => reject(new PgflowRunCancelledError(runId)));
+          return false;
+        } catch (err) {
+          return finish(() => reject(err));
+        }
+      });
+      const sub = merge(
+        this.listener.runs$.pipe(filter((s) => s.runId === runId && FINISHED.has(s.status))),
+        this.listener.connected$,
+        interval(this.listener.available ? Math.max(this.pollMs, 1000) : this.pollMs),
+      ).subscribe(check);
+      const timer = timeoutMs !== undefined
+        ? setTimeout(() => finish(() => reject(new PgflowTimeoutError(runId, timeoutMs))), timeoutMs)
+        : undefined;
+      check();
+    });
+  }
+
+  /** Events that take the run from its state at subscription to its end, then completes. */
+  watch(runId: string): Observable<RunEvent> {
+    return new Observable<RunEvent>((subscriber) => {
+      let last: RunInfo | undefined;
+      const refresh = coalescing(async () => {
+        try {
+          const run = await this.fetchRun(runId);
+          if (subscriber.closed) return true;
+          if (!run) throw new PgflowUnknownRunError(runId);
+          for (const event of diffRun(last, run)) subscriber.next(event);
+          last = run;
+          if (!FINISHED.has(run.status)) return false;
+          subscriber.complete();
+        } catch (err) {
+          subscriber.error(err);
+        }
+        return true;
+      });
+      // LISTENing before the first read: a change committed after that read always
+      // produces a notification this subscription sees
+      const sub = merge(
+        this.listener.runs$.pipe(filter((s) => s.runId === runId)),
+        this.listener.connected$,
+      ).subscribe(refresh);
+      this.listener.start().then(() => {
+        if (subscriber.closed) return;
+        if (!this.listener.available) sub.add(interval(this.pollMs).subscribe(refresh));
+        refresh();
+      }).catch((err: unknown) => subscriber.error(err));
+      return () => sub.unsubscribe();
+    });
+  }
+}
