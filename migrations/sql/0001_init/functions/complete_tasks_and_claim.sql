@@ -11,10 +11,14 @@ returns table (
 )
 language plpgsql
 as $$
+declare
+  v_sync text := current_setting('synchronous_commit');
 begin
   perform 1 from pgflow.complete_tasks(p_results);
   if p_batch_size > 0 then
     return query select * from pgflow.start_tasks(p_flow_slugs, p_worker_id, p_batch_size, p_known_runs);
+    -- start_tasks made the commit asynchronous; this one carries results
+    perform set_config('synchronous_commit', v_sync, true);
   end if;
 end;
 $$;

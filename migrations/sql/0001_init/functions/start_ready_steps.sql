@@ -107,7 +107,10 @@ begin
   end loop;
 
   perform pg_notify('pgflow_tasks', f) from unnest(v_notify) f;
-  perform pgflow.notify_run(x, 'started') from unnest(p_run_ids) x;
   perform pgflow.maybe_complete_run(p_run_ids);
+  -- runs that just completed told their watchers so (and a re-read shows every step):
+  -- one notification per finished single-step run instead of two
+  perform pgflow.notify_run(live.run_id, 'started')
+     from pgflow.runs live where live.run_id = any(p_run_ids) and live.status in ('started', 'queued');
 end;
 $$;

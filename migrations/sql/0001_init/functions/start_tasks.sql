@@ -16,6 +16,13 @@ returns table (
 language plpgsql
 as $$
 begin
+  -- A claim need not wait for its WAL flush: should Postgres crash first, the claim
+  -- is lost and the task is simply queued again (handlers run at least once; a result
+  -- of the lost attempt is discarded as stale or accepted for the same attempt, never
+  -- twice). Results stay synchronous (complete_tasks_and_claim switches back), and
+  -- the next synchronous commit flushes every claim before it.
+  perform set_config('synchronous_commit', 'off', true);
+
   if exists (select 1 from pgflow.step_tasks t where t.status = 'started' and t.lease_expires_at <= now()) then
     perform pgflow.reclaim_expired_tasks(100);
   end if;
