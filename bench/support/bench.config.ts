@@ -59,7 +59,8 @@ function list(name: string): string[] | null {
 export function countsNote(c: BenchCounts): string {
   const k = (n: number) => n.toLocaleString('en-US');
   return `W1/W4 drain ${k(c.singles)} runs (capped at ${c.drainCapMs / 1000} s; after a capped drain, later rounds ` +
-    `drain twice what it completed within ${c.drainCapMs / 2000} s; a fan-out that hit its cap in round 1 is not repeated)`;
+    `get what it completed plus 1,000 and ${c.drainCapMs / 4000} s; a W2 series or W3 fan-out that hit its cap in round 1 ` +
+    'is not repeated)';
 }
 
 export function readConfig(): BenchConfig {
