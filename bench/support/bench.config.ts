@@ -75,14 +75,14 @@ export function readConfig(): BenchConfig {
     redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
     counts: {
       singles: n(20_000),
-      drainCapMs: 8_000 * Math.max(1, scale),
+      drainCapMs: 10_000 * Math.max(1, scale),
       chains: n(300),
       chainCapMs: 5_000 * Math.max(1, scale),
       fanout: n(10_000),
       fanoutCapMs: 15_000 * Math.max(1, scale),
       memoryFirst: n(10_000),
       memorySecond: n(100_000),
-      memoryCapMs: 45_000 * Math.max(1, scale),
+      memoryCapMs: 40_000 * Math.max(1, scale),
     },
   };
 }

@@ -18,8 +18,9 @@ export interface MemoryResult {
 }
 
 /**
- * W5: one worker process handles `memorySecond` single-step units (twice
- * `memoryFirst` enqueued before it starts, the rest while it runs); memory is sampled (after a GC) once `memoryFirst` and once `memorySecond`
+ * W5: one worker process handles `memorySecond` single-step units, all enqueued
+ * before it starts (writing them meanwhile slowed ours so much, enqueue and worker
+ * sharing two cores, that it never reached the second sample); memory is sampled (after a GC) once `memoryFirst` and once `memorySecond`
  * units were handled. Past the cap the second sample is taken where the worker got
  * to; if it never reached `memoryFirst`, the growth is NaN.
  */
@@ -27,10 +28,9 @@ export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult>
   const { engine, config } = ctx;
   const { memoryFirst, memorySecond } = config.counts;
   await engine.reset();
-  const head = Math.min(memorySecond, 2 * memoryFirst);
   const starting = WorkerGroup.start(1, ctx.spawn);
   try {
-    await engine.enqueueSingles(head);
+    await engine.enqueueSingles(memorySecond);
   } catch (err) {
     await starting.then((g) => g.stop(), () => undefined);
     throw err;
@@ -38,12 +38,8 @@ export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult>
   const group = await starting;
   const worker = group.procs[0];
   const deadline = Date.now() + config.counts.memoryCapMs;
-  // the rest is written while the worker drains the head: this is a leak check, not
-  // a speed figure, and writing it all first would cost the default run half a minute
-  let feeding: Promise<unknown> = Promise.resolve();
   try {
     await group.go();
-    feeding = engine.enqueueSingles(memorySecond - head).catch((err: Error) => err);
     let first: MemorySample | undefined;
     await pollUntil(async () => {
       if (worker.failed) throw worker.failed;
@@ -60,7 +56,6 @@ export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult>
       heapGrowthPct: (100 * (second.heapUsed - base.heapUsed)) / base.heapUsed,
     };
   } finally {
-    await feeding;
     await group.stop();
   }
 }
