@@ -5,10 +5,7 @@
 create or replace function pgflow.complete_tasks_and_claim(
   p_results jsonb, p_flow_slugs text[], p_worker_id text, p_batch_size int, p_known_runs uuid[] default null
 )
-returns table (
-  run_id uuid, flow_slug text, step_slug text, task_index int, attempt int,
-  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz, attempt_number int
-)
+returns setof pgflow.claimed_task
 language plpgsql
 as $$
 declare

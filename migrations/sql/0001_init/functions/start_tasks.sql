@@ -9,10 +9,7 @@
 -- possibly large, run input, and shipping and parsing it per task was W3's cost.
 create or replace function pgflow.start_tasks(p_flow_slugs text[], p_worker_id text, p_batch_size int,
                                               p_known_runs uuid[] default null)
-returns table (
-  run_id uuid, flow_slug text, step_slug text, task_index int, attempt int,
-  input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz, attempt_number int
-)
+returns setof pgflow.claimed_task
 language plpgsql
 as $$
 begin
