@@ -2,6 +2,7 @@ import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { sqlState } from '../errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { runPgflowMigrations } from './migrations.runner';
 
@@ -48,7 +49,7 @@ export class PgflowDatabase implements OnApplicationShutdown {
       // 42P05 on a connection that never prepared it: the server shares one session
       // among connections (PGlite's socket server), so a statement prepared by a
       // connection since closed lingers and blocks the name for good
-      if ((err as { code?: string }).code !== '42P05') throw err;
+      if (sqlState(err) !== '42P05') throw err;
       this.unnamedStatements = true;
       return (await pool.query({ text, values })).rows as T[];
     }

@@ -45,8 +45,7 @@ export class ResultFlusher {
    */
   constructor(
     private readonly db: PgflowDatabase,
-    private readonly send: (resultsJson: string) => Promise<void> =
-    (json) => this.db.query('select 1 from pgflow.complete_tasks($1::jsonb)', [json]).then(() => undefined),
+    private readonly send: (resultsJson: string) => Promise<void>,
   ) {}
 
   complete(attempt: TaskAttempt, outputJson: string): void {
