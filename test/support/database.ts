@@ -57,6 +57,28 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: withDatabase(adminUrl, name),
-    drop: () => adminQuery(adminUrl, `drop database if exists ${name} with (force)`),
+    drop: () => dropDatabase(adminUrl, name),
   };
+}
+
+/**
+ * Drops a test database once its connections are gone. pg's `Pool.end()` resolves
+ * before its sockets close, and a forced drop then terminates those backends, whose
+ * FATAL 57P01 reaches a client nobody listens to any more and crashes the test file.
+ * So wait for a plain drop to succeed; force only connections that outlive the wait
+ * (e.g. of a worker process that was killed outright).
+ */
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      await adminQuery(adminUrl, `drop database if exists ${name}`);
+      return;
+    } catch (err) {
+      if (!/being accessed by other users/.test(String(err))) throw err;
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
 }
