@@ -17,6 +17,11 @@ export interface StepContext {
   workerId: string;
 }
 
-/** A step handler: receives the step input and the context, returns JSON. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- inputs are user-shaped JSON
-export type StepHandler = (input: any, ctx: StepContext) => unknown | Promise<unknown>;
+/**
+ * A step handler: receives the step input and the context, returns JSON. Declared as
+ * a method so that parameters are checked bivariantly: a handler may type its input
+ * (`(input: { run: Order }) => …`) without the type accepting `any` anywhere.
+ */
+export type StepHandler = {
+  handle(input: unknown, ctx: StepContext): unknown | Promise<unknown>;
+}['handle'];
