@@ -1,6 +1,7 @@
 import { PgflowInit1732406400000 } from './1732406400000-pgflow-init';
+import { PgflowHotPaths1796083200000 } from './1796083200000-pgflow-hot-paths';
 
 /** pgflow's TypeORM migrations, oldest first; add them to your DataSource's `migrations`. */
-export const PGFLOW_MIGRATIONS = [PgflowInit1732406400000];
+export const PGFLOW_MIGRATIONS = [PgflowInit1732406400000, PgflowHotPaths1796083200000];
 
-export { PgflowInit1732406400000 };
+export { PgflowInit1732406400000, PgflowHotPaths1796083200000 };

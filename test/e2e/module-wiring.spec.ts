@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { PgflowClient, PgflowModule, PgflowWorker, Step, StepContext, Workflow } from '../../lib';
 import { PgflowDatabase } from '../../lib/database/pgflow.database';
 import { adminQuery, testServer, withDatabase } from '../support/database';
+import { PGFLOW_MIGRATIONS } from '../../migrations';
 import { eventually, useNestApps } from '../support/nest-harness';
 
 @Workflow({ slug: 'echo' })
@@ -92,7 +93,8 @@ describe('module wiring', () => {
       const boot = () => createApp({ providers: [EchoFlow], pgflow: { dataSource: { type: 'postgres', url }, migrationsRun: true } });
       const [a, b] = await Promise.all([boot(), boot()]);
       expect(await query(url, `select count(*)::int as n from pg_namespace where nspname = 'pgflow'`)).toEqual([{ n: 1 }]);
-      expect(await query(url, 'select name from migrations')).toEqual([{ name: 'PgflowInit1732406400000' }]);
+      expect(await query(url, 'select name from migrations order by id'))
+        .toEqual(PGFLOW_MIGRATIONS.map((m) => ({ name: m.name })));
       expect(await query(url, 'select step_slug from pgflow.steps')).toEqual([{ step_slug: 'echo' }]);
       await expect(a.get(PgflowClient).execute(EchoFlow, 'a', { timeoutMs: 10_000 })).resolves.toMatchObject({ echo: { value: 'a' } });
       await expect(b.get(PgflowClient).execute(EchoFlow, 'b', { timeoutMs: 10_000 })).resolves.toMatchObject({ echo: { value: 'b' } });

@@ -5,6 +5,7 @@ import { join } from 'path';
 import { promisify } from 'util';
 import { Client } from 'pg';
 import { Child, startChild } from '../support/child';
+import { PGFLOW_MIGRATIONS } from '../../migrations';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 const SAMPLE = 'sample-app/src/main.ts';
@@ -103,9 +104,9 @@ describe('sample app (npm run sample)', () => {
     try {
       const runs = await client.query(
         `select status, count(*)::int as n from pgflow.runs where flow_slug = 'document_pipeline' group by status`);
-      const migrations = await client.query('select name from migrations');
+      const migrations = await client.query('select name from migrations order by id');
       expect({ runs: runs.rows, migrations: migrations.rows.map((r) => r.name) })
-        .toEqual({ runs: [{ status: 'completed', n: 3 }], migrations: ['PgflowInit1732406400000'] });
+        .toEqual({ runs: [{ status: 'completed', n: 3 }], migrations: PGFLOW_MIGRATIONS.map((m) => m.name) });
     } finally {
       await client.end();
     }
@@ -141,7 +142,7 @@ describe('sample app (npm run sample)', () => {
 
     expect({
       runs: await queryPglite(dir, 'select status, count(*)::int as n from pgflow.runs group by status'),
-      migrations: await queryPglite(dir, 'select name from migrations'),
-    }).toEqual({ runs: [{ status: 'completed', n: 3 }], migrations: [{ name: 'PgflowInit1732406400000' }] });
+      migrations: await queryPglite(dir, 'select name from migrations order by id'),
+    }).toEqual({ runs: [{ status: 'completed', n: 3 }], migrations: PGFLOW_MIGRATIONS.map((m) => ({ name: m.name })) });
   }, 2 * RUN_TIMEOUT_MS);
 });

@@ -1,4 +1,4 @@
-import { useSqlDatabase } from '../support/sql-harness';
+import { useSqlDatabase, withClient } from '../support/sql-harness';
 import {
   claim, complete, completeMany, defineFlow, drain, expectCompleted, getRun, Json, startFlow, stepStates,
   stepStatuses, tasksOf, useAsyncCommit,
@@ -121,5 +121,25 @@ describe('cascade: steps start when their dependencies finish', () => {
     const handled = await drain(pool(), 'scalars', (t) => (t.step_slug === 'after' ? t.input : outputs[t.step_slug]));
     expect(handled).toHaveLength(3);
     expect((await getRun(pool(), run.run_id)).output).toEqual({ after: { run: {}, nothing: null, num: 0 } });
+  });
+  it('a run whose last step completes is written once: counted down and completed in one update', async () => {
+    await defineFlow(pool(), 'one_write', [{ slug: 'only' }]);
+    const run = await startFlow(pool(), 'one_write', {});
+    const [task] = await claim(pool(), 'one_write');
+    await withClient(pool(), async (c) => {
+      // n_tup_upd of this backend (what it has not yet flushed to the shared counters
+      // included), read on both sides of the completion: no other session's work in it
+      const updates = async () => Number((await c.query<{ n: string }>(
+        `select n_tup_upd::text as n from pg_stat_xact_user_tables where relid = 'pgflow.runs'::regclass`)).rows[0].n);
+      await c.query('begin');
+      try {
+        const before = await updates();
+        expect(await complete(c, task, 'done')).toBe(true);
+        expect(await updates() - before).toBe(1);
+      } finally {
+        await c.query('commit');
+      }
+    });
+    await expectCompleted(pool(), run.run_id, { only: 'done' });
   });
 });
