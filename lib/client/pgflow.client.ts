@@ -62,7 +62,7 @@ export class PgflowClient {
     }
     let rows: Array<{ run_id: string }>;
     try {
-      rows = await this.db.query<{ run_id: string }>(
+      rows = await this.db.hotQuery<{ run_id: string }>('pgflow_start_flow',
         'select run_id from pgflow.start_flow($1, $2::jsonb, $3::uuid, $4, $5, $6)',
         [slug, json, opts.runId ?? null, opts.idempotencyKey ?? null, opts.priority ?? 0, opts.startAt ?? null],
         opts.manager,
@@ -195,7 +195,7 @@ export class PgflowClient {
   }
 
   private async fetchRun(runId: string, manager?: EntityManager): Promise<RunInfo | null> {
-    const rows = await this.db.query<RunRow>(`${RUN_SELECT} where r.run_id = $1`, [runId], manager);
+    const rows = await this.db.hotQuery<RunRow>('pgflow_get_run', `${RUN_SELECT} where r.run_id = $1`, [runId], manager);
     return rows.length ? toRunInfo(rows[0]) : null;
   }
 }

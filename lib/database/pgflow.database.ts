@@ -37,9 +37,12 @@ export class PgflowDatabase implements OnApplicationShutdown {
   /**
    * The worker's hot path (claims, completions): a named prepared statement straight
    * on the driver's pg pool. TypeORM's manager.query costs a QueryRunner per call,
-   * which at thousands of tasks a second is a sizeable share of the worker's CPU.
+   * which at thousands of tasks a second is a sizeable share of the worker's CPU,
+   * and an unnamed statement is planned again on every call.
    */
-  async hotQuery<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+  async hotQuery<T>(name: string, text: string, values: unknown[], manager?: EntityManager): Promise<T[]> {
+    // inside the caller's transaction: on its connection, through TypeORM
+    if (manager) return this.query<T>(text, values, manager);
     const pool = (this.dataSource.driver as PostgresDriver).master as Pool | undefined;
     if (typeof pool?.query !== 'function') return this.query<T>(text, values);
     if (this.unnamedStatements) return (await pool.query({ text, values })).rows as T[];
