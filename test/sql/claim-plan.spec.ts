@@ -108,4 +108,14 @@ describe('claim query plan with a large finished history', () => {
       }
     });
   });
+  it('the claim and the cascade after a completion are both planned once per session', async () => {
+    const { rows } = await pool().query<{ proname: string; proconfig: string[] }>(
+      `select proname, proconfig from pg_proc
+        where pronamespace = 'pgflow'::regnamespace and proname in ('start_tasks', 'cascade_finished')
+        order by proname`);
+    expect(rows).toEqual([
+      { proname: 'cascade_finished', proconfig: ['plan_cache_mode=force_generic_plan'] },
+      { proname: 'start_tasks', proconfig: ['plan_cache_mode=force_generic_plan'] },
+    ]);
+  });
 });
