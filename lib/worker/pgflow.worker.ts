@@ -170,16 +170,16 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async report(resultsJson: string): Promise<void> {
     const flows = this.flows();
-    const want = this.started && flows.length ? this.poller.lend() : 0;
-    if (!want) {
+    const loan = this.started && flows.length ? this.poller.lend() : undefined;
+    if (!loan) {
       await this.db.hotQuery('pgflow_complete', COMPLETE, [resultsJson]);
       return;
     }
     let tasks: ClaimedTask[] | undefined;
     try {
-      tasks = await this.claimVia('pgflow_complete_claim', COMPLETE_AND_CLAIM, flows, want, [resultsJson]);
+      tasks = await this.claimVia('pgflow_complete_claim', COMPLETE_AND_CLAIM, flows, loan.want, [resultsJson]);
     } finally {
-      this.poller.repay(tasks);
+      this.poller.repay(loan, tasks);
     }
   }
 

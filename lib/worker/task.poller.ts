@@ -13,49 +13,71 @@ export interface PollerDeps {
   pollIntervalMs: number;
 }
 
+/** A claim lent to a caller that sends a query anyway; repay it with `repay()`. */
+export interface ClaimLoan {
+  /** How many tasks the caller may claim. */
+  readonly want: number;
+}
+
+/** Claims in flight at once: Postgres works on one batch while this process runs the other. */
+const LANES = 2;
+
 /**
  * Slot-refill claim loop.
  *
- * States: idle (waiting for a wake-up: NOTIFY, a freed slot, or the backstop timer)
- * → polling (exactly one claim in flight, ours or lent to the flusher, which claims
- * along with the results it reports; wake-ups meanwhile are remembered and cause one
- * more poll) → idle … ; stop() → stopping (no new claims; the in-flight claim
- * finishes and its tasks are dispatched) → stopped.
+ * Up to two claims are in flight at once (ours, or lent to the flusher, which claims
+ * along with the results it reports), each for up to min(batchSize, half the slots,
+ * free slots not already being claimed for). With one claim in flight, Postgres and
+ * this process took turns: the database sat idle while handlers ran and results were
+ * serialized, and the process sat idle during the query. Two halves keep both busy
+ * and never hold more than maxConcurrency tasks.
  *
- * Each poll claims min(batchSize, free slots), so a freed slot is refilled at once
- * and nothing waits for a whole batch. Slots freed in the same turn of the event
- * loop (a claimed batch of quick handlers finishes together) are refilled by one
- * claim rather than one claim per slot. Errors back off exponentially.
+ * States: running (claims start on a wake-up: NOTIFY, a freed slot, the backstop
+ * timer; a wake-up while both lanes are busy is remembered and causes one more
+ * claim) → stopping (no new claims; claims in flight finish and their tasks are
+ * dispatched) → stopped. Slots freed in the same turn of the event loop are refilled
+ * by one claim rather than one per slot. Errors back off exponentially.
  */
 export class TaskPoller {
   private readonly logger = new Logger('Pgflow');
-  private state: 'idle' | 'polling' | 'stopping' | 'stopped' = 'stopped';
+  private state: 'running' | 'stopping' | 'stopped' = 'stopped';
+  private readonly lanes: number;
+  private readonly laneSize: number;
+  /** Claims in flight and the slots they may fill. */
+  private inFlight = 0;
+  private reserved = 0;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly loans = new Map<ClaimLoan, () => void>();
+  /** The last claim came back full: more is waiting, so both lanes claim. */
+  private backlog = false;
   private wakeRequested = false;
   private timer?: NodeJS.Timeout;
-  private current?: Promise<void>;
   private errors = 0;
   private refill?: NodeJS.Immediate;
-  private loan?: { want: number; resolve: () => void };
 
-  constructor(private readonly deps: PollerDeps) {}
+  constructor(private readonly deps: PollerDeps) {
+    this.lanes = Math.min(LANES, deps.maxConcurrency);
+    this.laneSize = Math.ceil(deps.maxConcurrency / this.lanes);
+  }
 
   start(): void {
     if (this.state !== 'stopped') return;
-    this.state = 'idle';
+    this.state = 'running';
     this.wake();
   }
 
-  /** Something may be claimable: poll now, or right after the poll in flight. */
+  /** Something may be claimable: claim now, or as soon as a lane is free. */
   wake(): void {
-    if (this.state === 'polling') {
-      this.wakeRequested = true;
-      return;
+    if (this.state !== 'running') return;
+    this.wakeRequested = true;
+    // the second lane opens only while claims come back full: an idle worker's
+    // backstop poll stays one query
+    while (this.inFlight < (this.backlog ? this.lanes : 1)) {
+      const want = this.wanted();
+      if (want <= 0) return; // a freed slot wakes us again
+      this.wakeRequested = false;
+      this.track(this.poll(this.reserve(want)));
     }
-    if (this.state !== 'idle') return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.state = 'polling';
-    this.current = this.poll();
   }
 
   slotFreed(): void {
@@ -72,49 +94,56 @@ export class TaskPoller {
     clearImmediate(this.refill);
     this.refill = undefined;
     this.state = 'stopping';
-    await this.current;
+    while (this.pending.size) await Promise.all([...this.pending]);
     this.state = 'stopped';
   }
 
   /**
-   * Lends the next claim to a caller that is about to send a query anyway (the
-   * flusher reporting results): returns how many tasks it may claim along with it,
-   * or 0 when a poll is in flight or no slot is free. A loan (non-zero) counts as
-   * the one poll in flight and must be repaid with `repay()`.
+   * Lends a claim to a caller that is about to send a query anyway (the flusher
+   * reporting results): undefined when both lanes are busy or no slot is free.
    */
-  lend(): number {
-    if (this.state !== 'idle') return 0;
+  lend(): ClaimLoan | undefined {
+    if (this.state !== 'running' || this.inFlight >= this.lanes) return undefined;
     const want = this.wanted();
-    if (want <= 0) return 0;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (want <= 0) return undefined;
     // a refill pending for slots freed before now: this loan claims for them
     clearImmediate(this.refill);
     this.refill = undefined;
-    this.state = 'polling';
     this.wakeRequested = false;
-    this.current = new Promise((resolve) => (this.loan = { want, resolve }));
-    return want;
+    const loan: ClaimLoan = { want: this.reserve(want) };
+    this.track(new Promise<void>((resolve) => this.loans.set(loan, resolve)));
+    return loan;
   }
 
-  /** The tasks the lent claim got; `undefined` when its query failed (then we poll ourselves). */
-  repay(tasks: ClaimedTask[] | undefined): void {
-    const loan = this.loan;
-    if (!loan) return;
-    this.loan = undefined;
+  /** The tasks the lent claim got; `undefined` when its query failed (then we claim ourselves). */
+  repay(loan: ClaimLoan, tasks: ClaimedTask[] | undefined): void {
+    const resolve = this.loans.get(loan);
+    if (!resolve) return;
+    this.loans.delete(loan);
     if (!tasks) this.wakeRequested = true;
     this.settle(tasks ?? [], loan.want, this.deps.pollIntervalMs);
-    loan.resolve();
+    resolve();
   }
 
   private wanted(): number {
-    return Math.min(this.deps.batchSize, this.deps.maxConcurrency - this.deps.running());
+    const free = this.deps.maxConcurrency - this.deps.running() - this.reserved;
+    return Math.min(this.deps.batchSize, this.laneSize, free);
   }
 
-  private async poll(): Promise<void> {
-    this.wakeRequested = false;
-    const want = this.wanted();
-    if (want <= 0) return this.settle([], want, this.deps.pollIntervalMs);
+  private reserve(want: number): number {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.inFlight++;
+    this.reserved += want;
+    return want;
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private async poll(want: number): Promise<void> {
     try {
       const tasks = await this.deps.claim(want);
       this.errors = 0;
@@ -127,17 +156,24 @@ export class TaskPoller {
     }
   }
 
-  /** End of a poll (own or lent): dispatch, then poll again at once or wait. */
+  /** End of a claim (own or lent): dispatch, then claim again at once or wait. */
   private settle(tasks: ClaimedTask[], want: number, delay: number): void {
+    this.inFlight--;
+    this.reserved -= want;
     for (const task of tasks) this.deps.dispatch(task);
-    if (this.state !== 'polling') return; // stopping
-    this.state = 'idle';
+    if (this.state !== 'running') return;
     // a full batch means more may be waiting
-    const again = want > 0 && tasks.length === want;
-    if ((again || this.wakeRequested) && this.errors === 0) {
+    this.backlog = want > 0 && tasks.length === want;
+    if (this.backlog) this.wakeRequested = true;
+    if (this.errors === 0 && this.wakeRequested) {
       this.wake();
-    } else {
-      this.timer = setTimeout(() => this.wake(), delay);
+    } else if (this.inFlight === 0) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.wakeRequested = true;
+        this.wake();
+      }, delay);
     }
   }
 }
