@@ -45,6 +45,14 @@ export class PgflowClient {
 
   /** Starts a run of a flow (by slug or decorated class). Validates the input first; on error nothing is written. */
   async startRun(flow: string | Type<unknown>, input: unknown, opts: StartRunOptions = {}): Promise<RunInfo> {
+    const runId = await this.start(flow, input, opts);
+    const run = await this.fetchRun(runId, opts.manager);
+    if (!run) throw new PgflowUnknownRunError(runId);
+    return run;
+  }
+
+  /** Validates, then starts the run; resolves with its id. */
+  private async start(flow: string | Type<unknown>, input: unknown, opts: StartRunOptions): Promise<string> {
     await this.compiler.ready();
     const slug = this.registry.slugOf(flow);
     const dto = this.registry.get(slug)?.inputDto;
@@ -70,9 +78,7 @@ export class PgflowClient {
     } catch (err) {
       throw mapSqlError(err, { flowSlug: slug });
     }
-    const run = await this.fetchRun(rows[0].run_id, opts.manager);
-    if (!run) throw new PgflowUnknownRunError(rows[0].run_id);
-    return run;
+    return rows[0].run_id;
   }
 
   /** The run with progress and step states, or null if there is none. */
@@ -94,8 +100,9 @@ export class PgflowClient {
   /** startRun + waitForRun; resolves with the run's output (`{ <leafSlug>: output }`). */
   async execute(flow: string | Type<unknown>, input: unknown,
     opts: StartRunOptions & { timeoutMs?: number } = {}): Promise<unknown> {
-    const run = await this.startRun(flow, input, opts);
-    return (await this.waitForRun(run.runId, { timeoutMs: opts.timeoutMs })).output;
+    // waitForRun reads the run anyway: no read of the just-started run in between
+    const runId = await this.start(flow, input, opts);
+    return (await this.watcher.waitFor(runId, opts.timeoutMs)).output;
   }
 
   /**

@@ -25,6 +25,8 @@ describe('pgflow migrations, one at a time', () => {
 
   const source = async (fn: string) =>
     (await ds.query(`select prosrc from pg_proc where oid = $1::regprocedure`, [fn]))[0].prosrc as string;
+  const exists = async (fn: string) =>
+    (await ds.query(`select to_regprocedure($1) is not null as e`, [fn]))[0].e as boolean;
   const applied = async () => (await ds.query('select name from migrations order by id')).map((r: { name: string }) => r.name);
 
   it('applies each in order, undoes the last one, and applies it again', async () => {
@@ -32,11 +34,13 @@ describe('pgflow migrations, one at a time', () => {
     await ds.runMigrations({ transaction: 'each' });
     expect(await applied()).toEqual(all);
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).toContain('t.ctid = any(array(');
+    expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
 
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).toContain('with picked as');
     expect(await source('pgflow.cascade_finished(uuid[],text[])')).not.toContain('completed');
+    expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(true);
 
     await ds.runMigrations({ transaction: 'each' });
     expect(await applied()).toEqual(all);

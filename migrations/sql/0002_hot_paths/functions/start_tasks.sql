@@ -16,6 +16,9 @@ language plpgsql
 -- by ctid, so the generic plan is as good as a custom one.
 set plan_cache_mode = force_generic_plan
 as $$
+declare
+  v_expired boolean;
+  v_due boolean;
 begin
   -- A claim need not wait for its WAL flush: should Postgres crash first, the claim
   -- is lost and the task is simply queued again (handlers run at least once; a result
@@ -24,11 +27,16 @@ begin
   -- the next synchronous commit flushes every claim before it.
   perform set_config('synchronous_commit', 'off', true);
 
-  if exists (select 1 from pgflow.step_tasks t where t.status = 'started' and t.lease_expires_at <= now()) then
+  -- both checks are scans of tiny partial indexes that almost always find nothing
+  select exists (select 1 from pgflow.step_tasks t where t.status = 'started' and t.lease_expires_at <= now()),
+         exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now())
+    into v_expired, v_due;
+  if v_expired then
     perform pgflow.reclaim_expired_tasks(100);
   end if;
-
-  perform pgflow.promote_due_runs();
+  if v_due then
+    perform pgflow.promote_due_runs();
+  end if;
 
   return query
   with claimed as (
