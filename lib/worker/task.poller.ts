@@ -70,21 +70,28 @@ export class TaskPoller {
   wake(): void {
     if (this.state !== 'running') return;
     this.wakeRequested = true;
-    // the second lane opens only while claims come back full: an idle worker's
-    // backstop poll stays one query
-    while (this.inFlight < (this.backlog ? this.lanes : 1)) {
-      const want = this.wanted();
-      if (want <= 0) return; // a freed slot wakes us again
-      this.wakeRequested = false;
-      this.track(this.poll(this.reserve(want)));
-    }
+    this.fill();
   }
 
   slotFreed(): void {
+    // No wake-up request: a claim still in flight claims again when it comes back full,
+    // and one that comes back short found the queue empty (new tasks NOTIFY).
     this.refill ??= setImmediate(() => {
       this.refill = undefined;
-      this.wake();
+      this.fill();
     });
+  }
+
+  /** Starts claims while a lane and slots are free. */
+  private fill(): void {
+    // the second lane opens only while claims come back full: an idle worker's
+    // backstop poll stays one query
+    while (this.state === 'running' && this.inFlight < (this.backlog ? this.lanes : 1)) {
+      const want = this.wanted();
+      if (want <= 0) return; // a freed slot fills again
+      this.wakeRequested = false;
+      this.track(this.poll(this.reserve(want)));
+    }
   }
 
   async stop(): Promise<void> {

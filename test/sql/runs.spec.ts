@@ -199,5 +199,30 @@ describe('starting runs', () => {
       await complete(pool(), task, 'x');
       await nextNotification('pgflow_runs', `${run.run_id}:completed`);
     });
+
+    it('no pgflow_tasks wake-up for a next step the completing worker claims in the same call; one for what it leaves', async () => {
+      await defineFlow(pool(), 'handoff', [{ slug: 'a' }, { slug: 'b', deps: ['a'] }]);
+      await defineFlow(pool(), 'handoff_marker', [{ slug: 'a' }]);
+      const completeAndClaim = async (flows: string[]) => {
+        const run = await startFlow(pool(), 'handoff', {});
+        await nextNotification('pgflow_tasks', 'handoff');
+        const [a] = await claim(pool(), 'handoff');
+        const { rows } = await pool().query<{ step_slug: string }>(
+          'select step_slug from pgflow.complete_tasks_and_claim($1::jsonb, $2, $3, $4)',
+          [JSON.stringify([{ run_id: run.run_id, step_slug: 'a', task_index: 0, attempt: a.attempt, output: 1 }]),
+            flows, 'worker-1', 10]);
+        return rows.map((r) => r.step_slug);
+      };
+
+      expect(await completeAndClaim(['handoff'])).toEqual(['b']);
+      await startFlow(pool(), 'handoff_marker', {});
+      // in commit order: once the marker's is here, one for b would have been too
+      await nextNotification('pgflow_tasks', 'handoff_marker');
+      expect(received.filter((n) => n.channel === 'pgflow_tasks' && n.payload === 'handoff')).toEqual([]);
+
+      // a worker without handlers for the flow leaves b queued: the others hear of it
+      expect(await completeAndClaim(['handoff_elsewhere'])).toEqual([]);
+      await nextNotification('pgflow_tasks', 'handoff');
+    });
   });
 });

@@ -138,4 +138,17 @@ describe('TaskPoller', () => {
     await h.finishAll();
     expect(h.open().map((c) => c.n)).toEqual([1]);
   });
+  it('a slot freed while a claim is in flight asks for nothing more once that claim comes back short', async () => {
+    h = harness({ maxConcurrency: 10, batchSize: 10 });
+    h.poller.start();
+    await h.answer(1); // short: the queue is empty
+    const loan = h.poller.lend(); // the flusher reports that task's result, claiming along
+    expect(loan?.want).toBe(5);
+    await h.finishAll(); // ...and its slot is freed only after the loan went out
+    h.poller.repay(loan!, []); // nothing new
+    await turn();
+    expect(h.open()).toEqual([]); // no claim for nothing: the next NOTIFY or poll brings work
+    h.poller.wake(); // a NOTIFY
+    expect(h.open().map((c) => c.n)).toEqual([5]);
+  });
 });

@@ -110,7 +110,14 @@ begin
     perform pgflow.cascade_finished(v_fin_runs, v_fin_steps);
   end loop;
 
-  perform pg_notify('pgflow_tasks', f) from unnest(v_notify) f;
+  if current_setting('pgflow.claiming', true) = 'on' then
+    -- complete_tasks_and_claim claims next in this transaction and tells the other
+    -- workers only about what its claim leaves (slugs hold no commas)
+    perform set_config('pgflow.ready_flows',
+      concat_ws(',', nullif(current_setting('pgflow.ready_flows', true), ''), array_to_string(v_notify, ',')), true);
+  else
+    perform pg_notify('pgflow_tasks', f) from unnest(v_notify) f;
+  end if;
   -- runs that just completed told their watchers so (and a re-read shows every step):
   -- one notification per finished single-step run instead of two
   perform pgflow.notify_run(live.run_id, 'started')
