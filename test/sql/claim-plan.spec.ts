@@ -108,14 +108,16 @@ describe('claim query plan with a large finished history', () => {
       }
     });
   });
-  it('the claim and the cascade after a completion are both planned once per session', async () => {
+  it('the functions on the claim and completion path are planned once per session', async () => {
+    const hot = ['cascade_finished', 'complete_tasks', 'start_ready_steps', 'start_tasks'];
     const { rows } = await pool().query<{ proname: string; proconfig: string[] }>(
       `select proname, proconfig from pg_proc
-        where pronamespace = 'pgflow'::regnamespace and proname in ('start_tasks', 'cascade_finished')
-        order by proname`);
-    expect(rows).toEqual([
-      { proname: 'cascade_finished', proconfig: ['plan_cache_mode=force_generic_plan'] },
-      { proname: 'start_tasks', proconfig: ['plan_cache_mode=force_generic_plan'] },
-    ]);
+        where pronamespace = 'pgflow'::regnamespace and proname = any($1) order by proname`, [hot]);
+    expect(rows).toEqual(hot.map((proname) => ({ proname, proconfig: ['plan_cache_mode=force_generic_plan'] })));
+    // SQL-language functions are planned anew by every query calling them
+    const { rows: sql } = await pool().query(
+      `select proname from pg_proc where pronamespace = 'pgflow'::regnamespace
+          and prolang = (select oid from pg_language where lanname = 'sql') and proname in ('build_step_input', 'notify_run')`);
+    expect(sql).toEqual([]);
   });
 });

@@ -6,6 +6,8 @@
 create or replace function pgflow.start_ready_steps(p_run_ids uuid[])
 returns void
 language plpgsql
+-- planned once per session (see start_tasks)
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   r record;
