@@ -85,6 +85,13 @@ function rows(): Row[] {
       value: (e) => median(e.memory.map((m) => m.rssGrowthPct)),
       format: fixed(1),
     },
+    {
+      // RSS keeps pages V8 and the allocator have not returned; live objects tell a leak
+      title: 'W5 heap used after GC, growth first → second sample (%)',
+      higherIsBetter: false,
+      value: (e) => median(e.memory.map((m) => m.heapGrowthPct)),
+      format: fixed(1),
+    },
   ];
 }
 
