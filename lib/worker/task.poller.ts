@@ -32,8 +32,8 @@ const LANES = 2;
  * serialized, and the process sat idle during the query. Two halves keep both busy
  * and never hold more than maxConcurrency tasks.
  *
- * States: running (claims start on a wake-up: NOTIFY, a freed slot, the backstop
- * timer; a wake-up while both lanes are busy is remembered and causes one more
+ * States: running (claims start on a wake-up: NOTIFY or the backstop timer, and on
+ * freed slots; a wake-up while the lanes are busy is remembered and causes one more
  * claim) → stopping (no new claims; claims in flight finish and their tasks are
  * dispatched) → stopped. Slots freed in the same turn of the event loop are refilled
  * by one claim rather than one per slot. Errors back off exponentially.
@@ -178,7 +178,6 @@ export class TaskPoller {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.wakeRequested = true;
         this.wake();
       }, delay);
     }
