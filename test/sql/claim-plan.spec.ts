@@ -108,12 +108,14 @@ describe('claim query plan with a large finished history', () => {
       }
     });
   });
-  it('the functions on the claim and completion path are planned once per session', async () => {
+  it('the functions on the claim and completion path are planned once per session, never with a seq scan', async () => {
     const hot = ['cascade_finished', 'complete_tasks', 'start_ready_steps', 'start_tasks'];
     const { rows } = await pool().query<{ proname: string; proconfig: string[] }>(
       `select proname, proconfig from pg_proc
         where pronamespace = 'pgflow'::regnamespace and proname = any($1) order by proname`, [hot]);
-    expect(rows).toEqual(hot.map((proname) => ({ proname, proconfig: ['plan_cache_mode=force_generic_plan'] })));
+    expect(rows).toEqual(hot.map((proname) => ({
+      proname, proconfig: ['plan_cache_mode=force_generic_plan', 'enable_seqscan=off'],
+    })));
     // SQL-language functions are planned anew by every query calling them
     const { rows: sql } = await pool().query(
       `select proname from pg_proc where pronamespace = 'pgflow'::regnamespace

@@ -5,9 +5,10 @@
 create or replace function pgflow.cascade_finished(p_run_ids uuid[], p_step_slugs text[])
 returns void
 language plpgsql
--- planned once per session, like start_tasks: custom plans (which know the arrays'
--- lengths) were the default and were made anew on every call
+-- planned once per session, never with a seq scan, like start_tasks: custom plans
+-- (which know the arrays' lengths) were the default and were made anew on every call
 set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
 as $$
 declare
   v_done uuid[];

@@ -8,8 +8,9 @@
 create or replace function pgflow.complete_tasks(p_results jsonb)
 returns table (run_id uuid, step_slug text, task_index int, accepted boolean)
 language plpgsql
--- planned once per session (see start_tasks)
+-- planned once per session, never with a seq scan (see start_tasks)
 set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
 as $$
 declare
   v_done_runs uuid[];

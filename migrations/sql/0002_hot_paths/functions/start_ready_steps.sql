@@ -6,8 +6,9 @@
 create or replace function pgflow.start_ready_steps(p_run_ids uuid[])
 returns void
 language plpgsql
--- planned once per session (see start_tasks)
+-- planned once per session, never with a seq scan (see start_tasks)
 set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
 as $$
 declare
   r record;

@@ -13,8 +13,11 @@ returns setof pgflow.claimed_task
 language plpgsql
 -- Planned once per session: a custom plan (the default here, since one knows
 -- p_batch_size) took longer to make than the claim takes to run. The tasks are found
--- by ctid, so the generic plan is as good as a custom one.
+-- by ctid, so the generic plan is as good as a custom one. And never by a seq scan: a
+-- plan made while the tables were nearly empty (a fresh database, where a seq scan is
+-- cheapest) would be kept while they grow, and every claim would read all history.
 set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
 as $$
 declare
   v_expired boolean;
