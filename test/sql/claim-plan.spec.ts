@@ -1,5 +1,5 @@
 import { useSqlDatabase, withClient } from '../support/sql-harness';
-import { claim, count, defineFlow, startFlow, useAsyncCommit } from '../support/sql-helpers';
+import { claim, count, defineFlow, nestedPlans, startFlow, useAsyncCommit } from '../support/sql-helpers';
 
 /**
  * Claim cost must not grow with finished history: with 100,000 completed tasks in
@@ -75,15 +75,7 @@ describe('claim query plan with a large finished history', () => {
 
   it('the claim inside start_tasks uses step_tasks_queued_idx, as a generic plan made once (auto_explain)', async () => {
     await withClient(pool(), async (c) => {
-      const notices: string[] = [];
-      const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
-      c.on('notice', onNotice);
-      try {
-        await c.query(`load 'auto_explain'`);
-        await c.query(`set auto_explain.log_min_duration = 0`);
-        await c.query(`set auto_explain.log_nested_statements = on`);
-        await c.query(`set auto_explain.log_level = notice`);
-        await c.query(`set client_min_messages = notice`);
+      const plans = await nestedPlans(c, async () => {
         // past the five custom plans after which PL/pgSQL may switch to a generic one;
         // each claim is its own transaction, as a worker's are
         for (let i = 0; i < 7; i++) {
@@ -91,12 +83,8 @@ describe('claim query plan with a large finished history', () => {
           expect(claimed).toHaveLength(2);
           expect(new Set(claimed.map((t) => t.flow_slug))).toEqual(new Set(['live']));
         }
-      } finally {
-        await c.query('reset auto_explain.log_min_duration');
-        await c.query('reset client_min_messages');
-        c.removeListener('notice', onNotice);
-      }
-      const claimPlans = notices.filter((n) => n.includes('for update skip locked') && n.includes('with claimed as'));
+      });
+      const claimPlans = plans.filter((n) => n.includes('for update skip locked') && n.includes('with claimed as'));
       expect(claimPlans).toHaveLength(7);
       for (const plan of claimPlans) {
         expect(plan).toContain('step_tasks_queued_idx');

@@ -1,5 +1,5 @@
 import { useSqlDatabase, withClient } from '../support/sql-harness';
-import { claim, complete, defineFlow, startFlow, useAsyncCommit } from '../support/sql-helpers';
+import { claim, complete, defineFlow, nestedPlans, startFlow, useAsyncCommit } from '../support/sql-helpers';
 
 /**
  * The hot functions keep their plans for the whole session. Plans made on a fresh,
@@ -38,27 +38,18 @@ describe('hot-path plans made on an empty database, used after history grew', ()
         insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, status, attempts_count, output)
         select s.run_id, 'grow', s.step_slug, 0, 'completed', 1, '1'::jsonb from s`, [HISTORY]);
 
-      const notices: string[] = [];
-      const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
-      c.on('notice', onNotice);
+      let plans: string[];
       try {
-        await c.query(`load 'auto_explain'`);
-        await c.query(`set auto_explain.log_min_duration = 0`);
-        await c.query(`set auto_explain.log_nested_statements = on`);
-        await c.query(`set auto_explain.log_level = notice`);
-        await c.query(`set client_min_messages = notice`);
-        await startFlow(pool(), 'grow', {});
-        // a claim, and completions that cascade and start the next step
-        for (const task of await claim(c, 'grow', 10)) expect(await complete(c, task, 'last')).toBe(true);
+        plans = await nestedPlans(c, async () => {
+          await startFlow(pool(), 'grow', {});
+          // a claim, and completions that cascade and start the next step
+          for (const task of await claim(c, 'grow', 10)) expect(await complete(c, task, 'last')).toBe(true);
+        });
       } finally {
-        await c.query('reset auto_explain.log_min_duration');
-        await c.query('reset client_min_messages');
-        c.removeListener('notice', onNotice);
         await c.query('alter table pgflow.step_tasks reset (autovacuum_enabled)');
         await c.query('alter table pgflow.runs reset (autovacuum_enabled)');
         await c.query('alter table pgflow.step_states reset (autovacuum_enabled)');
       }
-      const plans = notices.filter((n) => n.includes('plan:'));
       expect(plans.some((p) => p.includes('Tid Scan on step_tasks'))).toBe(true);
       const scans = plans.flatMap((p) => p.match(/Seq Scan on (step_tasks|step_states|runs)\b/g) ?? []);
       expect(scans).toEqual([]);

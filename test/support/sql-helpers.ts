@@ -301,3 +301,26 @@ export function useAsyncCommit(db: () => TestDatabase): void {
     }
   });
 }
+
+/**
+ * Runs `fn` with auto_explain logging every statement on `c`, nested ones included (the
+ * statements inside pgflow's functions), and returns the logged plans.
+ */
+export async function nestedPlans(c: PoolClient, fn: () => Promise<void>): Promise<string[]> {
+  const notices: string[] = [];
+  const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+  c.on('notice', onNotice);
+  try {
+    await c.query(`load 'auto_explain'`);
+    await c.query(`set auto_explain.log_min_duration = 0`);
+    await c.query(`set auto_explain.log_nested_statements = on`);
+    await c.query(`set auto_explain.log_level = notice`);
+    await c.query(`set client_min_messages = notice`);
+    await fn();
+  } finally {
+    await c.query('reset auto_explain.log_min_duration');
+    await c.query('reset client_min_messages');
+    c.removeListener('notice', onNotice);
+  }
+  return notices.filter((n) => n.includes('plan:'));
+}
