@@ -10,6 +10,8 @@ export const STEP_METADATA = 'pgflow:step';
 export const TASKS_CHANNEL = 'pgflow_tasks';
 /** NOTIFY channel: payload is `<run_id>:<status>` when a run or its steps change. */
 export const RUNS_CHANNEL = 'pgflow_runs';
+/** NOTIFY channel for workers: `<run_id>:<status>` when a run is cancelled, failed or resumed. */
+export const CONTROL_CHANNEL = 'pgflow_control';
 
 /** Largest JSON payload (input or output) accepted, in bytes. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;

@@ -50,7 +50,7 @@ export class RunWatcher {
 
   /** Resolves with the completed run; rejects when it fails, is cancelled, or `timeoutMs` passes. */
   async waitFor(runId: string, timeoutMs?: number): Promise<RunInfo> {
-    await this.listener.start();
+    await this.listener.watchRuns();
     return new Promise<RunInfo>((resolve, reject) => {
       let settled = false;
       const finish = (fn: () => void): true => {
@@ -111,7 +111,7 @@ export class RunWatcher {
         this.listener.runs$.pipe(filter((s) => s.runId === runId)),
         this.listener.connected$,
       ).subscribe(refresh);
-      this.listener.start().then(() => {
+      this.listener.watchRuns().then(() => {
         if (subscriber.closed) return;
         if (!this.listener.available) sub.add(interval(this.pollMs).subscribe(refresh));
         refresh();

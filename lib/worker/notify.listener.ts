@@ -3,7 +3,7 @@ import { Client, ClientConfig, Notification, Pool } from 'pg';
 import { Subject } from 'rxjs';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { PgflowDatabase } from '../database/pgflow.database';
-import { RUNS_CHANNEL, TASKS_CHANNEL } from '../pgflow.constants';
+import { CONTROL_CHANNEL, RUNS_CHANNEL, TASKS_CHANNEL } from '../pgflow.constants';
 
 const PROBE_CHANNEL = 'pgflow_probe';
 
@@ -14,15 +14,20 @@ export interface RunSignal {
 }
 
 /**
- * One dedicated connection LISTENing on pgflow's channels. Reconnects with backoff
- * and announces each (re)connection on `connected$` so consumers re-check state
- * they may have missed. Where notifications never arrive (e.g. PGlite) it reports
- * `available = false` and consumers rely on polling.
+ * One dedicated connection LISTENing on pgflow's channels: tasks and run control
+ * from `start()`, every run change only once `watchRuns()` was called (a process
+ * that never waits for or watches a run is not sent every run's completion).
+ * Reconnects with backoff and announces each (re)connection on `connected$` so
+ * consumers re-check state they may have missed. Where notifications never arrive
+ * (e.g. PGlite) it reports `available = false` and consumers rely on polling.
  */
 @Injectable()
 export class NotifyListener implements OnApplicationShutdown {
   readonly tasks$ = new Subject<string>();
+  /** Every run change; only after `watchRuns()`. */
   readonly runs$ = new Subject<RunSignal>();
+  /** Runs cancelled, failed or resumed: what running handlers must react to. */
+  readonly control$ = new Subject<RunSignal>();
   readonly connected$ = new Subject<void>();
   available = false;
 
@@ -32,6 +37,8 @@ export class NotifyListener implements OnApplicationShutdown {
   private stopped = false;
   private failures = 0;
   private retryTimer?: NodeJS.Timeout;
+  private runsWanted = false;
+  private watching?: Promise<void>;
 
   constructor(private readonly db: PgflowDatabase) {}
 
@@ -40,6 +47,17 @@ export class NotifyListener implements OnApplicationShutdown {
     this.stopped = false;
     this.starting ??= this.connect();
     return this.starting;
+  }
+
+  /** Starts, and LISTENs on every run change too; resolves once that is in effect. */
+  watchRuns(): Promise<void> {
+    this.watching ??= this.start().then(async () => {
+      this.runsWanted = true;
+      // the connection made so far does not listen there yet; reconnections will
+      const client = this.client;
+      if (client) await client.query(`listen ${RUNS_CHANNEL}`).catch((err: Error) => this.lost(client, err));
+    });
+    return this.watching;
   }
 
   private clientConfig(): ClientConfig {
@@ -75,7 +93,8 @@ export class NotifyListener implements OnApplicationShutdown {
       }
       client.on('notification', (n) => this.dispatch(n));
       await client.query(`listen ${TASKS_CHANNEL}`);
-      await client.query(`listen ${RUNS_CHANNEL}`);
+      await client.query(`listen ${CONTROL_CHANNEL}`);
+      if (this.runsWanted) await client.query(`listen ${RUNS_CHANNEL}`);
       this.client = client;
       this.available = true;
       if (this.failures > 0) this.logger.log('notification connection restored');
@@ -91,9 +110,9 @@ export class NotifyListener implements OnApplicationShutdown {
   private dispatch(n: Notification): void {
     if (n.channel === TASKS_CHANNEL) {
       this.tasks$.next(n.payload ?? '');
-    } else if (n.channel === RUNS_CHANNEL && n.payload) {
+    } else if ((n.channel === RUNS_CHANNEL || n.channel === CONTROL_CHANNEL) && n.payload) {
       const [runId, status] = n.payload.split(':');
-      this.runs$.next({ runId, status });
+      (n.channel === RUNS_CHANNEL ? this.runs$ : this.control$).next({ runId, status });
     }
   }
 
@@ -119,6 +138,7 @@ export class NotifyListener implements OnApplicationShutdown {
     const client = this.client;
     this.client = undefined;
     this.starting = undefined;
+    this.watching = undefined;
     if (client) {
       client.removeAllListeners();
       await client.end().catch(() => undefined);

@@ -108,7 +108,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
         if (this.flows().includes(flow)) this.poller.wake();
       }),
       this.listener.connected$.subscribe(() => this.poller.wake()),
-      this.listener.runs$.subscribe(({ runId, status }) => {
+      this.listener.control$.subscribe(({ runId, status }) => {
         if (status === 'cancelled' || status === 'failed') {
           this.endedRuns.markEnded(runId);
           this.invoker.abortRun(runId, status);

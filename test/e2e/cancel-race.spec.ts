@@ -35,7 +35,7 @@ describe('a task of a run cancelled while its claim was in flight', () => {
     const listener = app.get(NotifyListener);
 
     const run = await client.startRun(RaceFlow, {}, { startAt: new Date(Date.now() + 3_600_000) });
-    const heard = firstValueFrom(listener.runs$.pipe(filter((s) => s.runId === run.runId && s.status === 'cancelled')));
+    const heard = firstValueFrom(listener.control$.pipe(filter((s) => s.runId === run.runId && s.status === 'cancelled')));
     await client.cancelRun(run.runId);
     await heard;
 
@@ -51,7 +51,7 @@ describe('a task of a run cancelled while its claim was in flight', () => {
 
     // the same race for a run that retryRun resumed before the claim: the check finds it live
     const resumed = await client.startRun(RaceFlow, {}, { startAt: new Date(Date.now() + 3_600_000) });
-    const heardToo = firstValueFrom(listener.runs$.pipe(
+    const heardToo = firstValueFrom(listener.control$.pipe(
       filter((s) => s.runId === resumed.runId && s.status === 'cancelled')));
     await client.cancelRun(resumed.runId);
     await heardToo;

@@ -58,7 +58,7 @@ describe('every database connection terminated mid-run', () => {
     const wakeMs = Date.now() - t0;
     expect(wakeMs).toBeLessThan(5_000);
     const [{ listeners }] = await query<{ listeners: number }>(
-      `select count(*)::int listeners from pg_stat_activity where datname = $1 and query = 'listen pgflow_runs'`,
+      `select count(*)::int listeners from pg_stat_activity where datname = $1 and query like 'listen pgflow\\_%'`,
       [db().name]);
     expect(listeners).toBe(workers.length);
 

@@ -149,6 +149,7 @@ describe('starting runs', () => {
       listener.on('notification', (n) => received.push(n));
       await listener.query('listen pgflow_tasks');
       await listener.query('listen pgflow_runs');
+      await listener.query('listen pgflow_control');
     });
     afterAll(async () => {
       await listener.query('unlisten *');
@@ -198,6 +199,29 @@ describe('starting runs', () => {
       const [task] = await claim(pool(), 'notified_done');
       await complete(pool(), task, 'x');
       await nextNotification('pgflow_runs', `${run.run_id}:completed`);
+    });
+
+    it('pgflow_control carries what workers act on (cancelled, failed, resumed), not every completion', async () => {
+      await defineFlow(pool(), 'controlled', [{ slug: 'a' }]);
+      const done = await startFlow(pool(), 'controlled', {});
+      const [task] = await claim(pool(), 'controlled');
+      await complete(pool(), task, 'x');
+      await nextNotification('pgflow_runs', `${done.run_id}:completed`);
+
+      const stopped = await startFlow(pool(), 'controlled', {});
+      await pool().query('select pgflow.cancel_run($1)', [stopped.run_id]);
+      await nextNotification('pgflow_control', `${stopped.run_id}:cancelled`);
+      await pool().query('select 1 from pgflow.retry_run($1)', [stopped.run_id]);
+      await nextNotification('pgflow_control', `${stopped.run_id}:started`);
+
+      const failing = await startFlow(pool(), 'controlled', {});
+      const claimed = await claim(pool(), 'controlled');
+      expect(claimed.map((t) => t.run_id).sort()).toEqual([stopped.run_id, failing.run_id].sort());
+      const g = claimed.find((t) => t.run_id === failing.run_id)!;
+      await pool().query('select pgflow.fail_task($1, $2, $3, $4, $5, true)', [g.run_id, 'a', 0, g.attempt, 'boom']);
+      await nextNotification('pgflow_control', `${failing.run_id}:failed`);
+      // in commit order: the completion came first and would have been delivered by now
+      expect(received.filter((n) => n.channel === 'pgflow_control' && n.payload?.startsWith(done.run_id))).toEqual([]);
     });
 
     it('no pgflow_tasks wake-up for a next step the completing worker claims in the same call; one for what it leaves', async () => {
