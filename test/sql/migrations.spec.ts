@@ -59,3 +59,65 @@ describe('pgflow migrations, one at a time', () => {
       .toEqual([{ status: 'completed', output: { only: 42 } }]);
   });
 });
+
+/**
+ * 0001's first release had no attempts_base column, no pgflow.claimed_task type and no
+ * complete_tasks_and_claim, its start_tasks returned a table of its own, and
+ * reclaim_expired_tasks waited on locked runs; they were added to 0001 later. A
+ * database migrated by that release must still move forward.
+ */
+describe('pgflow migrations on a database from 0001\'s first release', () => {
+  const { adminUrl } = testServer();
+  const name = `pgflow_old_${randomBytes(6).toString('hex')}`;
+  const url = withDatabase(adminUrl, name);
+  let ds: DataSource | undefined;
+
+  beforeAll(async () => adminQuery(adminUrl, `create database ${name}`));
+  afterAll(async () => {
+    await ds?.destroy();
+    await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
+  });
+
+  it('applies 0002 and runs, retries and reclaims tasks afterwards', async () => {
+    const first = new DataSource({ type: 'postgres', url, migrations: PGFLOW_MIGRATIONS.slice(0, 1), logging: false });
+    await first.initialize();
+    await first.runMigrations({ transaction: 'each' });
+    // back to that release's shape where it differed
+    await first.query('drop type pgflow.claimed_task cascade'); // with the functions returning it
+    await first.query('alter table pgflow.step_tasks drop column attempts_base');
+    await first.query(`
+      create function pgflow.start_tasks(p_flow_slugs text[], p_worker_id text, p_batch_size int,
+                                         p_known_runs uuid[] default null)
+      returns table (run_id uuid, flow_slug text, step_slug text, task_index int, attempt int,
+                     input jsonb, run_input jsonb, timeout_seconds int, lease_expires_at timestamptz)
+      language sql as $$ select null::uuid, null, null, null::int, null::int, null::jsonb, null::jsonb,
+                                null::int, null::timestamptz where false $$`);
+    await first.query(`create or replace function pgflow.reclaim_expired_tasks(p_limit int default 100)
+      returns int language sql as $$ select 0 $$`);
+    await first.destroy();
+
+    ds = new DataSource({ type: 'postgres', url, migrations: PGFLOW_MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    expect((await ds.query('select name from migrations order by id')).map((r: { name: string }) => r.name))
+      .toEqual(PGFLOW_MIGRATIONS.map((m) => new m().name));
+    expect((await ds.query(`select prosrc from pg_proc where oid = 'pgflow.reclaim_expired_tasks(int)'::regprocedure`))[0]
+      .prosrc).toContain('skip locked');
+
+    await ds.query(`select pgflow.create_flow('old_flow', p_max_attempts => 1)`);
+    await ds.query(`select pgflow.add_step('old_flow', 'only')`);
+    const [{ run_id: runId }] = await ds.query(`select run_id from pgflow.start_flow('old_flow', '{}'::jsonb)`);
+    const claim = async () => (await ds!.query(
+      `select * from pgflow.complete_tasks_and_claim('[]'::jsonb, array['old_flow'], 'w', 1)`))[0];
+    const a = await claim();
+    expect(a).toMatchObject({ run_id: runId, attempt: 1, attempt_number: 1 });
+    await ds.query(`select pgflow.fail_task($1, 'only', 0, 1, 'boom')`, [runId]);
+    await ds.query(`select pgflow.retry_run($1)`, [runId]);
+    // the resumed task gets a fresh budget: attempt 2 is its first since the resume
+    const b = await claim();
+    expect(b).toMatchObject({ run_id: runId, attempt: 2, attempt_number: 1 });
+    await ds.query(`update pgflow.step_tasks set lease_expires_at = now() - interval '1 s' where run_id = $1`, [runId]);
+    expect((await ds.query('select pgflow.reclaim_expired_tasks(10) as n'))[0].n).toBe(1);
+    expect((await ds.query('select status from pgflow.runs where run_id = $1', [runId]))[0].status).toBe('failed');
+  });
+});
