@@ -1,5 +1,4 @@
-import { WorkerGroup } from '../support/worker.process';
-import { pollUntil, WorkloadContext } from './workload.context';
+import { bootWhileEnqueueing, pollUntil, WorkloadContext } from './workload.context';
 
 /** Memory of one worker process after a garbage collection. */
 export interface MemorySample {
@@ -20,22 +19,16 @@ export interface MemoryResult {
 /**
  * W5: one worker process handles `memorySecond` single-step units, all enqueued
  * before it starts (writing them meanwhile slowed ours so much, enqueue and worker
- * sharing two cores, that it never reached the second sample); memory is sampled (after a GC) once `memoryFirst` and once `memorySecond`
- * units were handled. Past the cap the second sample is taken where the worker got
- * to; if it never reached `memoryFirst`, the growth is NaN.
+ * sharing two cores, that it never reached the second sample); memory is sampled
+ * (after a GC) once `memoryFirst` and once `memorySecond` units were handled. Past
+ * the cap the second sample is taken where the worker got to; if it never reached
+ * `memoryFirst`, the growth is NaN.
  */
 export async function measureMemory(ctx: WorkloadContext): Promise<MemoryResult> {
   const { engine, config } = ctx;
   const { memoryFirst, memorySecond } = config.counts;
   await engine.reset();
-  const starting = WorkerGroup.start(1, ctx.spawn);
-  try {
-    await engine.enqueueSingles(memorySecond);
-  } catch (err) {
-    await starting.then((g) => g.stop(), () => undefined);
-    throw err;
-  }
-  const group = await starting;
+  const group = await bootWhileEnqueueing(ctx, 1, memorySecond);
   const worker = group.procs[0];
   const deadline = Date.now() + config.counts.memoryCapMs;
   try {

@@ -1,6 +1,5 @@
 import { performance } from 'perf_hooks';
-import { WorkerGroup } from '../support/worker.process';
-import { pollUntil, WorkloadContext } from './workload.context';
+import { bootWhileEnqueueing, pollUntil, WorkloadContext } from './workload.context';
 
 /** One drain of pre-enqueued single-step units. */
 export interface DrainResult {
@@ -23,16 +22,7 @@ export async function measureDrain(ctx: WorkloadContext, processes: number, n = 
   capMs = ctx.config.counts.drainCapMs): Promise<DrainResult> {
   const { engine } = ctx;
   await engine.reset();
-  // the workers boot (connect, no claiming) while the backlog is written: both are
-  // outside the timed part, and doing them at once keeps the default run short
-  const starting = WorkerGroup.start(processes, ctx.spawn);
-  try {
-    await engine.enqueueSingles(n);
-  } catch (err) {
-    await starting.then((g) => g.stop(), () => undefined);
-    throw err;
-  }
-  const group = await starting;
+  const group = await bootWhileEnqueueing(ctx, processes, n);
   try {
     const t0 = performance.now();
     const deadline = Date.now() + capMs;
