@@ -1,6 +1,6 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, InstanceChecker } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { sqlState } from '../errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
@@ -21,8 +21,9 @@ export class PgflowDatabase implements OnApplicationShutdown {
 
   static async connect(options: PgflowModuleOptions): Promise<PgflowDatabase> {
     const given = options.dataSource;
-    const owned = !(given instanceof DataSource);
-    const dataSource = given instanceof DataSource ? given : new DataSource(given);
+    // not instanceof: the app's DataSource may come from another copy of typeorm
+    const owned = !InstanceChecker.isDataSource(given);
+    const dataSource = InstanceChecker.isDataSource(given) ? given : new DataSource(given);
     if (!dataSource.isInitialized) await dataSource.initialize();
     const db = new PgflowDatabase(dataSource, owned);
     if (options.migrationsRun) await runPgflowMigrations(dataSource);
