@@ -1,9 +1,10 @@
 import { Type } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validate, ValidationError } from 'class-validator';
+import type * as ClassTransformer from 'class-transformer';
+import type * as ClassValidator from 'class-validator';
+import { loadOptionalPeer } from '../core/optional-peer';
 import { PgflowValidationError } from '../errors/pgflow.error';
 
-function flatten(errors: ValidationError[], prefix = ''): string[] {
+function flatten(errors: ClassValidator.ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`);
@@ -11,8 +12,14 @@ function flatten(errors: ValidationError[], prefix = ''): string[] {
   });
 }
 
-/** Validates a run input against a workflow's class-validator DTO; lists every violation. */
+/**
+ * Validates a run input against a workflow's class-validator DTO; lists every violation.
+ * class-validator and class-transformer are optional peers, loaded on the first DTO check.
+ */
 export async function validateRunInput(flowSlug: string, dto: Type<unknown>, input: unknown): Promise<void> {
+  const feature = `the input DTO of workflow "${flowSlug}"`;
+  const { plainToInstance } = loadOptionalPeer<typeof ClassTransformer>('class-transformer', feature);
+  const { validate } = loadOptionalPeer<typeof ClassValidator>('class-validator', feature);
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new PgflowValidationError(`input of flow "${flowSlug}" is invalid`, [`input must be an object`]);
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import type { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob, validateCronExpression } from 'cron';
 import { PgflowClient } from '../client/pgflow.client';
 import { validateRunInput } from '../client/input.validator';
@@ -10,6 +10,7 @@ import { PgflowExplorer } from '../explorer/pgflow.explorer';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
 import { RegisteredFlow, WorkflowRegistry } from '../registry/workflow.registry';
+import { tryOptionalPeer } from '../core/optional-peer';
 import { cronRunKey, tickTime } from './cron-tick';
 
 /** Name of a workflow's job in the app's SchedulerRegistry. */
@@ -139,8 +140,11 @@ export class CronScheduler implements OnModuleInit, OnApplicationBootstrap, OnMo
   }
 
   private findSchedulerRegistry(): SchedulerRegistry | undefined {
+    // @nestjs/schedule is an optional peer: without it there is no registry to join
+    const schedule = tryOptionalPeer<typeof import('@nestjs/schedule')>('@nestjs/schedule');
+    if (!schedule) return undefined;
     try {
-      return this.moduleRef.get(SchedulerRegistry, { strict: false });
+      return this.moduleRef.get(schedule.SchedulerRegistry, { strict: false });
     } catch {
       return undefined; // the app does not import ScheduleModule: pgflow keeps its jobs to itself
     }
