@@ -1,11 +1,29 @@
-/** @type {import('jest').Config} */
-module.exports = {
-  rootDir: '.',
+/**
+ * One jest project per kind of test (folders under test/): `npm run test:unit` runs the
+ * pure tests without a database; every other project shares one migrated template
+ * database made by the global setup (once, whichever project asks first).
+ */
+const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': 'ts-jest' },
-  testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  testTimeout: 60000,
+};
+const withDatabase = {
+  ...base,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  testTimeout: 60000,
+};
+const project = (name, options) => ({ ...options, displayName: name, rootDir: '.', testMatch: [`<rootDir>/test/${name}/**/*.spec.ts`] });
+
+/** @type {import('jest').Config} */
+module.exports = {
   maxWorkers: 2,
+  projects: [
+    project('unit', base),
+    project('sql', withDatabase),
+    project('e2e', withDatabase),
+    project('process', withDatabase),
+    project('pooler', withDatabase),
+    project('sample', withDatabase),
+  ],
 };

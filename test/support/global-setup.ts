@@ -24,6 +24,8 @@ async function reachable(url: string): Promise<boolean> {
  * container) and builds one migrated template database that every test file clones.
  */
 export default async function globalSetup(): Promise<void> {
+  // each jest project that needs a database names this setup; the first one builds it
+  if (process.env.PGFLOW_TEST_TEMPLATE) return;
   let adminUrl: string;
   if (process.env.DATABASE_URL) {
     adminUrl = process.env.DATABASE_URL;
