@@ -6,7 +6,6 @@
 const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': 'ts-jest' },
-  testTimeout: 60000,
 };
 const withDatabase = {
   ...base,
@@ -18,6 +17,7 @@ const project = (name, options) => ({ ...options, displayName: name, rootDir: '.
 /** @type {import('jest').Config} */
 module.exports = {
   maxWorkers: 2,
+  testTimeout: 60000,
   projects: [
     project('unit', base),
     project('sql', withDatabase),
