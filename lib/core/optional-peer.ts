@@ -1,5 +1,11 @@
 import { PgflowDefinitionError } from '../errors/pgflow.error';
 
+/** True when `err` says `name` itself is not installed (not a file missing inside it). */
+function isNotInstalled(err: unknown, name: string): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code === 'MODULE_NOT_FOUND' && String(e.message).startsWith(`Cannot find module '${name}'`);
+}
+
 /**
  * Loads an optional peer dependency the first time a feature needs it, so apps that
  * never use the feature need not install the package. `feature` names what needs it
@@ -10,7 +16,7 @@ export function loadOptionalPeer<T>(name: string, feature: string): T {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(name) as T;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !String(err).includes(name)) throw err;
+    if (!isNotInstalled(err, name)) throw err;
     throw new PgflowDefinitionError(`${feature} needs the package "${name}": npm install ${name}`);
   }
 }
@@ -21,7 +27,7 @@ export function tryOptionalPeer<T>(name: string): T | undefined {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(name) as T;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String(err).includes(name)) return undefined;
+    if (isNotInstalled(err, name)) return undefined;
     throw err;
   }
 }
