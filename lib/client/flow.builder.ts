@@ -5,7 +5,8 @@ import { PgflowDefinitionError } from '../errors/pgflow.error';
 import { mapSqlError } from '../errors/sql-error.mapper';
 import { StepHandler } from '../interfaces/step-context.interface';
 import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
-import { buildFlowDefinition, slugProblem } from '../registry/dag';
+import { slugProblem } from '../core/slug';
+import { buildFlowDefinition } from '../registry/dag';
 import { WorkflowRegistry } from '../registry/workflow.registry';
 import { PgflowWorker } from '../worker/pgflow.worker';
 

@@ -1,5 +1,6 @@
 import { PgflowDefinitionError } from '../errors/pgflow.error';
 import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
+import { slugProblem } from '../core/slug';
 
 /** A validated step, dependencies resolved (sequential form applied). */
 export interface StepDefinition {
@@ -22,16 +23,6 @@ export interface FlowDefinition {
   slug: string;
   options: RetryOptions;
   steps: StepDefinition[];
-}
-
-export const SLUG_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-export function slugProblem(slug: unknown): string | null {
-  if (typeof slug !== 'string' || !SLUG_PATTERN.test(slug)) {
-    return `invalid slug ${JSON.stringify(slug)}: must match ${SLUG_PATTERN.source}`;
-  }
-  if (slug.length > 128) return `invalid slug "${slug.slice(0, 20)}...": longer than 128 characters`;
-  return null;
 }
 
 const RANGES: Array<[keyof RetryOptions | 'startDelay' | 'initialTasks', number]> = [
