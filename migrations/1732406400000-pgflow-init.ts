@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { statements } from './generated/0001_init.sql';
+import { down, statements } from './generated/0001_init.sql';
 
 /** Creates the pgflow schema: tables, indexes and the state-machine functions. */
 export class PgflowInit1732406400000 implements MigrationInterface {
@@ -10,6 +10,6 @@ export class PgflowInit1732406400000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('drop schema if exists pgflow cascade');
+    for (const sql of down) await queryRunner.query(sql);
   }
 }
