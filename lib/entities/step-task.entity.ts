@@ -9,6 +9,7 @@ export class StepTaskEntity {
   @Column({ name: 'flow_slug', type: 'text' }) flowSlug!: string;
   @Column({ type: 'text' }) status!: string;
   @Column({ name: 'attempts_count', type: 'int' }) attemptsCount!: number;
+  @Column({ name: 'attempts_base', type: 'int' }) attemptsBase!: number;
   @Column({ type: 'int' }) priority!: number;
   @Column({ name: 'visible_at', type: 'timestamptz' }) visibleAt!: Date;
   @Column({ name: 'claimed_by', type: 'text', nullable: true }) claimedBy!: string | null;

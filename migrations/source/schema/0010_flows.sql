@@ -1,0 +1,9 @@
+create table pgflow.flows (
+  flow_slug        text primary key
+                   check (flow_slug ~ '^[a-zA-Z_][a-zA-Z0-9_]*$' and length(flow_slug) <= 128),
+  opt_max_attempts int not null default 3 check (opt_max_attempts >= 1),
+  opt_base_delay   int not null default 1 check (opt_base_delay >= 0),
+  opt_timeout      int not null default 60 check (opt_timeout >= 1),
+  deprecated       boolean not null default false,
+  created_at       timestamptz not null default now()
+);

@@ -1,0 +1,26 @@
+create table pgflow.steps (
+  flow_slug        text not null references pgflow.flows (flow_slug) on delete cascade,
+  step_slug        text not null
+                   check (step_slug ~ '^[a-zA-Z_][a-zA-Z0-9_]*$' and length(step_slug) <= 128
+                          and step_slug <> 'run'),
+  step_index       int not null,
+  step_type        text not null default 'single' check (step_type in ('single', 'map')),
+  -- 'run' or the slug of the single dependency the map step iterates over
+  map_source       text,
+  initial_tasks    int check (initial_tasks is null or initial_tasks >= 1),
+  deps_count       int not null default 0,
+  opt_max_attempts int check (opt_max_attempts is null or opt_max_attempts >= 1),
+  opt_base_delay   int check (opt_base_delay is null or opt_base_delay >= 0),
+  opt_timeout      int check (opt_timeout is null or opt_timeout >= 1),
+  opt_start_delay  int check (opt_start_delay is null or opt_start_delay >= 0),
+  condition_if     jsonb,
+  condition_if_not jsonb,
+  when_unmet       text not null default 'skip' check (when_unmet in ('skip', 'skip-cascade')),
+  when_exhausted   text not null default 'fail'
+                   check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
+  created_at       timestamptz not null default now(),
+  primary key (flow_slug, step_slug),
+  unique (flow_slug, step_index),
+  check ((step_type = 'map') = (map_source is not null)),
+  check (step_type = 'single' or initial_tasks is null)
+);

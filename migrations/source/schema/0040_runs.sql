@@ -1,0 +1,26 @@
+create table pgflow.runs (
+  run_id          uuid primary key default gen_random_uuid(),
+  flow_slug       text not null references pgflow.flows (flow_slug),
+  status          text not null default 'started'
+                  check (status in ('queued', 'started', 'completed', 'failed', 'cancelled')),
+  input           jsonb not null,
+  output          jsonb,
+  error           jsonb,
+  remaining_steps int not null check (remaining_steps >= 0),
+  priority        int not null default 0,
+  idempotency_key text,
+  start_at        timestamptz,
+  created_at      timestamptz not null default now(),
+  started_at      timestamptz,
+  completed_at    timestamptz,
+  failed_at       timestamptz,
+  cancelled_at    timestamptz
+);
+create unique index runs_idempotency_idx on pgflow.runs (flow_slug, idempotency_key)
+  where idempotency_key is not null;
+create index runs_flow_created_idx on pgflow.runs (flow_slug, created_at desc);
+create index runs_created_idx on pgflow.runs (created_at desc);
+create index runs_finished_idx on pgflow.runs (coalesce(completed_at, failed_at, cancelled_at))
+  where status in ('completed', 'failed', 'cancelled');
+-- queued runs are few; the poller promotes them when start_at passes
+create index runs_queued_idx on pgflow.runs (start_at) where status = 'queued';

@@ -1,0 +1,44 @@
+create table pgflow.step_tasks (
+  run_id           uuid not null references pgflow.runs (run_id) on delete cascade,
+  flow_slug        text not null,
+  step_slug        text not null,
+  task_index       int not null,
+  status           text not null default 'queued'
+                   check (status in ('queued', 'started', 'completed', 'failed', 'cancelled')),
+  -- identifies an attempt in results; never goes back except when a stopping worker
+  -- releases a claim it will not report
+  attempts_count   int not null default 0,
+  -- attempts made before the run was last resumed by retry_run: maxAttempts and the
+  -- backoff count from here, so a resumed task gets a fresh budget while a late result
+  -- of an attempt from before the resume still cannot match the new attempt
+  attempts_base    int not null default 0,
+  priority         int not null default 0,
+  visible_at       timestamptz not null default now(),
+  claimed_by       text,
+  lease_expires_at timestamptz,
+  -- the element a map task works on, stored once when the step starts
+  input            jsonb,
+  output           jsonb,
+  error_message    text,
+  queued_at        timestamptz not null default now(),
+  started_at       timestamptz,
+  completed_at     timestamptz,
+  failed_at        timestamptz,
+  primary key (run_id, step_slug, task_index),
+  foreign key (run_id, step_slug) references pgflow.step_states (run_id, step_slug) on delete cascade
+);
+-- The claimable set lives in two small partial indexes so that finished history
+-- never enters the claim path.
+create index step_tasks_queued_idx on pgflow.step_tasks (priority desc, visible_at)
+  include (flow_slug) where status = 'queued';
+create index step_tasks_lease_idx on pgflow.step_tasks (lease_expires_at)
+  where status = 'started';
+create index step_tasks_worker_idx on pgflow.step_tasks (claimed_by) where status = 'started';
+-- claims churn this table; vacuum it early so dead index entries do not pile up
+alter table pgflow.step_tasks set (
+  autovacuum_vacuum_scale_factor = 0.01,
+  autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_cost_delay = 0,
+  autovacuum_analyze_scale_factor = 0.02,
+  fillfactor = 80
+);
