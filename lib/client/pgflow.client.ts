@@ -3,11 +3,10 @@ import { Observable, throwError } from 'rxjs';
 import { EntityManager } from 'typeorm';
 import { FlowCompiler } from '../compiler/flow.compiler';
 import { PgflowDatabase } from '../database/pgflow.database';
-import { PgflowRunStateError } from '../errors/run-state.error';
 import { PgflowUnknownRunError, PgflowValidationError } from '../errors/pgflow.error';
 import { assertRunId, mapSqlError } from '../errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { ListRunsFilter, RunEvent, RunInfo, RunStatus, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
+import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
 import { DEFAULTS } from '../pgflow.constants';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
 import { WorkflowRegistry } from '../registry/workflow.registry';
@@ -15,21 +14,18 @@ import { pruneInBatches } from '../scheduler/run.pruner';
 import { NotifyListener } from '../worker/notify.listener';
 import { validateRunInput } from './input.validator';
 import { toJsonText } from './json';
+import * as runs from './run.operations';
 import { RUN_SELECT, RunRow, toRunInfo } from './run.query';
 import { RunWatcher } from './run.watcher';
-
-/** The status retry_run reported when it refused a run (raised with SQLSTATE PGF05, status in DETAIL). */
-function refusedStatus(err: unknown): RunStatus | undefined {
-  const e = err as { code?: string; detail?: string; driverError?: { code?: string; detail?: string } } | undefined;
-  const pg = e?.driverError ?? e;
-  return pg?.code === 'PGF05' && pg.detail ? (pg.detail as RunStatus) : undefined;
-}
+import { SqlQuery } from './sql-query';
+import { listWorkers } from './worker.query';
 
 /** Starts, inspects, awaits, cancels and resumes runs. */
 @Injectable()
 export class PgflowClient {
   private readonly heartbeatMs: number;
   private readonly watcher: RunWatcher;
+  private readonly sql: SqlQuery = (text, params) => this.db.query(text, params);
 
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
@@ -114,11 +110,7 @@ export class PgflowClient {
    */
   async cancelRun(runId: string): Promise<void> {
     assertRunId(runId);
-    try {
-      await this.db.query('select pgflow.cancel_run($1)', [runId]);
-    } catch (err) {
-      throw mapSqlError(err, { runId });
-    }
+    await runs.cancelRun(this.sql, runId);
   }
 
   /**
@@ -130,29 +122,13 @@ export class PgflowClient {
    */
   async retryRun(runId: string): Promise<RunInfo> {
     assertRunId(runId);
-    try {
-      await this.db.query('select 1 from pgflow.retry_run($1)', [runId]);
-    } catch (err) {
-      const status = refusedStatus(err);
-      if (status) {
-        throw new PgflowRunStateError(runId, status,
-          `run ${runId} is ${status}: only failed or cancelled runs can be retried`);
-      }
-      throw mapSqlError(err, { runId });
-    }
+    await runs.retryRun(this.sql, runId);
     return (await this.fetchRun(runId)) as RunInfo;
   }
 
   /** Runs, newest first. */
   async listRuns(f: ListRunsFilter = {}): Promise<RunInfo[]> {
-    const rows = await this.db.query<RunRow>(
-      `${RUN_SELECT}
-        where ($1::text is null or r.flow_slug = $1) and ($2::text is null or r.status = $2)
-          and ($3::timestamptz is null or r.created_at < $3)
-        order by r.created_at desc limit $4`,
-      [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit ?? 100],
-    );
-    return rows.map(toRunInfo);
+    return runs.listRuns(this.sql, f);
   }
 
   /**
@@ -176,17 +152,7 @@ export class PgflowClient {
 
   /** Workers known to the database; `stale`: online without a recent heartbeat. */
   async listWorkers(): Promise<WorkerInfo[]> {
-    const staleMs = Math.max(3 * this.heartbeatMs, 15_000);
-    const rows = await this.db.query<{ worker_id: string; flows: string[]; status: string; started_at: Date;
-      last_heartbeat_at: Date }>('select * from pgflow.workers order by started_at');
-    return rows.map((r) => ({
-      workerId: r.worker_id,
-      flows: r.flows,
-      startedAt: r.started_at,
-      lastHeartbeatAt: r.last_heartbeat_at,
-      status: r.status === 'stopped' ? 'stopped'
-        : Date.now() - r.last_heartbeat_at.getTime() > staleMs ? 'stale' : 'online',
-    }));
+    return listWorkers(this.sql, this.heartbeatMs);
   }
 
   /**

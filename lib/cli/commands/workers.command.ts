@@ -1,0 +1,26 @@
+import { listWorkers } from '../../client/worker.query';
+import { DEFAULTS } from '../../pgflow.constants';
+import { DatabaseCommand } from '../cli.command';
+import { time } from '../cli.output';
+
+/** `workers`: worker processes known to the database, with their heartbeats. */
+export const workersCommand: DatabaseCommand = {
+  name: 'workers',
+  synopsis: 'workers',
+  summary: 'list worker processes and their heartbeats (stale: no heartbeat for 15 s)',
+  arity: 0,
+  flags: [],
+  database: true,
+  async run({ db, out }) {
+    // the CLI cannot know each worker's heartbeatIntervalMs: judged by the default
+    const workers = await listWorkers(db.query, DEFAULTS.heartbeatIntervalMs);
+    if (out.json) out.data(workers);
+    else if (workers.length === 0) out.line('no workers');
+    else {
+      out.table(['WORKER', 'STATUS', 'FLOWS', 'STARTED', 'LAST HEARTBEAT'], workers.map((w) => [
+        w.workerId, w.status, w.flows.length ? w.flows.join(',') : '-', time(w.startedAt), time(w.lastHeartbeatAt),
+      ]));
+    }
+    return 0;
+  },
+};
