@@ -1,5 +1,4 @@
-import { DataSource } from 'typeorm';
-import { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
+import { DataSource, Migration, MigrationExecutor } from 'typeorm';
 import { PGFLOW_MIGRATIONS } from '../../migrations';
 
 // Any fixed 64-bit key works; this one is 0x7067666c6f77, "pgflow" in ASCII. Written in
@@ -7,35 +6,47 @@ import { PGFLOW_MIGRATIONS } from '../../migrations';
 const MIGRATION_LOCK_KEY = '123589402324855';
 
 /**
+ * TypeORM's executor with pgflow's migrations instead of the DataSource's own: it
+ * still records them in the DataSource's migrations table (`migrationsTableName`,
+ * schema), so `dataSource.runMigrations()` and this runner agree on what ran.
+ */
+class PgflowMigrationExecutor extends MigrationExecutor {
+  protected override getMigrations(): Migration[] {
+    return PGFLOW_MIGRATIONS.map((M) => {
+      const instance = new M();
+      return new Migration(undefined, Number(instance.name.slice(-13)), instance.name, instance);
+    });
+  }
+}
+
+/**
  * Applies pgflow's pending migrations (only pgflow's), recorded in the DataSource's
  * own migrations table so they interoperate with `dataSource.runMigrations()`.
- * A session advisory lock serializes instances that boot at the same time.
+ *
+ * Everything happens in one transaction on one connection: a transaction-level
+ * advisory lock first, so instances booting at once take turns and each reads what
+ * ran only once it holds the lock; then every pending migration; then the commit,
+ * which releases the lock. No session state, so it works through a transaction-mode
+ * pooler (PgBouncer), where a session lock would be taken on one server connection
+ * and the migrations run on another. Works with a DataSource from another copy of
+ * typeorm too: only its QueryRunner, driver and manager are used.
  */
 export async function runPgflowMigrations(dataSource: DataSource): Promise<void> {
-  const lock = dataSource.createQueryRunner();
-  await lock.connect();
+  const queryRunner = dataSource.createQueryRunner();
   try {
-    await lock.query(`select pg_advisory_lock(${MIGRATION_LOCK_KEY}::bigint)`);
-    const runner = new DataSource({
-      ...(dataSource.options as PostgresConnectionOptions),
-      name: undefined,
-      entities: [],
-      subscribers: [],
-      migrations: PGFLOW_MIGRATIONS,
-      synchronize: false,
-      migrationsRun: false,
-      dropSchema: false,
-      logging: false,
-      poolSize: 1,
-    });
-    await runner.initialize();
+    await queryRunner.startTransaction();
     try {
-      await runner.runMigrations({ transaction: 'each' });
-    } finally {
-      await runner.destroy();
+      await queryRunner.query(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY}::bigint)`);
+      const executor = new PgflowMigrationExecutor(dataSource, queryRunner);
+      // the transaction is ours: the executor starts none of its own
+      executor.transaction = 'none';
+      await executor.executePendingMigrations();
+      await queryRunner.commitTransaction();
+    } catch (err) {
+      if (queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+      throw err;
     }
   } finally {
-    await lock.query(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`).catch(() => undefined);
-    await lock.release();
+    await queryRunner.release();
   }
 }

@@ -39,6 +39,8 @@ export interface PgflowModuleOptions {
   dataSource: DataSource | DataSourceOptions;
   /** Apply pgflow's own pending migrations at boot. Default `false`. */
   migrationsRun?: boolean;
+  /** Named prepared statements for hot queries. Default `true`; `false` behind a transaction-mode pooler without them (PgBouncer 1.18). */
+  preparedStatements?: boolean;
   /** Worker settings. */
   worker?: PgflowWorkerOptions;
   /** Delete finished runs periodically from this process. Default: off (runs are kept until `pruneRuns`). */

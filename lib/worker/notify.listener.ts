@@ -1,11 +1,16 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'crypto';
 import { Client, ClientConfig, Notification, Pool } from 'pg';
 import { Subject } from 'rxjs';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { PgflowDatabase } from '../database/pgflow.database';
-import { CONTROL_CHANNEL, RUNS_CHANNEL, TASKS_CHANNEL } from '../pgflow.constants';
+import { sqlState } from '../errors/sql-error.mapper';
+import { PgflowModuleOptions } from '../interfaces/module-options.interface';
+import { CONTROL_CHANNEL, DEFAULTS, RUNS_CHANNEL, TASKS_CHANNEL } from '../pgflow.constants';
+import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
 
-const PROBE_CHANNEL = 'pgflow_probe';
+/** How long the probe waits for its own notification. */
+const PROBE_TIMEOUT_MS = 2000;
 
 /** A run changed: `status` is the run's status at the time of the change. */
 export interface RunSignal {
@@ -19,7 +24,8 @@ export interface RunSignal {
  * that never waits for or watches a run is not sent every run's completion).
  * Reconnects with backoff and announces each (re)connection on `connected$` so
  * consumers re-check state they may have missed. Where notifications never arrive
- * (e.g. PGlite) it reports `available = false` and consumers rely on polling.
+ * (a transaction-mode pooler, PGlite) it says why, reports `available = false`, and
+ * consumers rely on polling.
  */
 @Injectable()
 export class NotifyListener implements OnApplicationShutdown {
@@ -29,6 +35,7 @@ export class NotifyListener implements OnApplicationShutdown {
   /** Runs cancelled, failed or resumed: what running handlers must react to. */
   readonly control$ = new Subject<RunSignal>();
   readonly connected$ = new Subject<void>();
+  /** Listening right now; false where notifications do not arrive (consumers poll instead). */
   available = false;
 
   private readonly logger = new Logger('Pgflow');
@@ -39,8 +46,14 @@ export class NotifyListener implements OnApplicationShutdown {
   private retryTimer?: NodeJS.Timeout;
   private runsWanted = false;
   private watching?: Promise<void>;
+  private readonly pollIntervalMs: number;
 
-  constructor(private readonly db: PgflowDatabase) {}
+  constructor(
+    private readonly db: PgflowDatabase,
+    @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
+  ) {
+    this.pollIntervalMs = options.worker?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+  }
 
   /** Idempotent; resolves once listening (or once known unavailable). */
   start(): Promise<void> {
@@ -71,23 +84,11 @@ export class NotifyListener implements OnApplicationShutdown {
       await client.connect();
       client.on('error', (err) => this.lost(client, err));
       client.on('end', () => this.lost(client, new Error('connection ended')));
-      const probe = new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 2000);
-        client.once('notification', () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      await client.query(`listen ${PROBE_CHANNEL}`);
-      // notify from another connection, as pgflow's functions will: PGlite's socket
-      // server delivers a notification only to the connection that raised it
-      await this.db.query(`select pg_notify('${PROBE_CHANNEL}', '')`);
-      if (!(await probe)) {
-        this.logger.warn('LISTEN/NOTIFY unavailable on this server; falling back to polling');
+      const unavailable = await this.probe(client);
+      if (unavailable) {
+        this.logger.warn(`LISTEN/NOTIFY unavailable (${unavailable}); polling every ${this.pollIntervalMs} ms`);
         this.available = false;
         client.removeAllListeners();
-        // PGlite is one session: a LISTEN left behind would outlive this connection
-        await client.query('unlisten *').catch(() => undefined);
         await client.end().catch(() => undefined);
         return;
       }
@@ -107,6 +108,54 @@ export class NotifyListener implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Whether notifications reach `client`: it LISTENs on a channel of its own, another
+   * connection NOTIFYs there (as pgflow's functions do: PGlite's socket server delivers
+   * a notification only to the connection that raised it), and the notification must
+   * arrive. Resolves with why not, or undefined when they work.
+   *
+   * Behind a transaction-mode pooler the LISTEN lands on a server connection that other
+   * clients get once the statement is done, and `client`, idle, holds none: what that
+   * server connection receives meanwhile is dropped by the pooler (PgBouncer logs "got
+   * packet 'A' from server when not linked") or goes to whichever client holds it. So
+   * only a kept session passes: a notification can reach an idle client only through
+   * its own server connection. The channel is unique to this probe because a shared one
+   * could pass it wrongly: another process's probe notification, arriving while this
+   * client's LISTEN runs on a server connection where an earlier client LISTENed on the
+   * same channel, reaches this client.
+   */
+  private async probe(client: Client): Promise<string | undefined> {
+    const channel = `pgflow_probe_${randomBytes(6).toString('hex')}`;
+    let received!: () => void;
+    const arrived = new Promise<void>((resolve) => (received = resolve));
+    const onNotification = (n: Notification) => {
+      if (n.channel === channel) received();
+    };
+    client.on('notification', onNotification);
+    try {
+      try {
+        await client.query(`listen ${channel}`);
+      } catch (err) {
+        // the server answered (e.g. a pooler refusing LISTEN): no retry will change that
+        if (sqlState(err) === undefined) throw err;
+        return `LISTEN refused: ${(err as Error).message}`;
+      }
+      await this.db.query('select pg_notify($1, $2)', [channel, '']);
+      let timer: NodeJS.Timeout | undefined;
+      const ok = await Promise.race([
+        arrived.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
+      // PGlite is one session: a LISTEN left behind would outlive this connection
+      await client.query(`unlisten ${channel}`).catch(() => undefined);
+      return ok ? undefined : `no notification arrived within ${PROBE_TIMEOUT_MS / 1000} s — ` +
+        'a transaction-mode pooler such as PgBouncer, or a server without LISTEN/NOTIFY such as PGlite?';
+    } finally {
+      client.off('notification', onNotification);
+    }
+  }
+
   private dispatch(n: Notification): void {
     if (n.channel === TASKS_CHANNEL) {
       this.tasks$.next(n.payload ?? '');
@@ -119,6 +168,7 @@ export class NotifyListener implements OnApplicationShutdown {
   private lost(client: Client | undefined, err: Error): void {
     if (client && client !== this.client) return;
     this.client = undefined;
+    this.available = false;
     if (this.stopped || this.retryTimer) return;
     this.failures++;
     const delay = Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));

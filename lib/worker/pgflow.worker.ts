@@ -42,6 +42,8 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /** Claimed tasks of recently ended runs whose run is being checked (see `stillLive`). */
   private checking = 0;
   private heartbeat?: NodeJS.Timeout;
+  private runCheck?: NodeJS.Timeout;
+  private checkingRuns = false;
   private started = false;
 
   constructor(
@@ -120,6 +122,8 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.beat('online');
     this.heartbeat = setInterval(() => void this.beat('online'), this.opts.heartbeatIntervalMs);
     this.heartbeat.unref();
+    this.runCheck = setInterval(() => void this.checkRunningRuns(), this.opts.pollIntervalMs);
+    this.runCheck.unref();
     this.poller.start();
     this.logger.log(`worker ${this.workerId} started for flows: ${this.flows().join(', ') || '(none yet)'}`);
   }
@@ -153,6 +157,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
         'their tasks run again when their leases expire');
     }
     clearInterval(this.heartbeat);
+    clearInterval(this.runCheck);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.beat('stopped');
     this.logger.log(`worker ${this.workerId} stopped`);
@@ -219,6 +224,31 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const live = rows.length > 0 && (rows[0].status === 'started' || rows[0].status === 'queued');
     if (live) this.endedRuns.markResumed(runId);
     return live;
+  }
+
+  /**
+   * Where no control NOTIFY arrives (LISTEN/NOTIFY unavailable, or its connection lost)
+   * nothing tells running handlers that their run was cancelled or failed: ask, every
+   * poll interval.
+   */
+  private async checkRunningRuns(): Promise<void> {
+    if (this.listener.available || this.checkingRuns) return;
+    const runIds = [...new Set(this.invoker.tasks().map((t) => t.run_id))];
+    if (!runIds.length) return;
+    this.checkingRuns = true;
+    try {
+      const ended = await this.db.query<{ run_id: string; status: string }>(
+        `select run_id, status from pgflow.runs where run_id = any($1::uuid[]) and status in ('cancelled', 'failed')`,
+        [runIds]);
+      for (const { run_id: runId, status } of ended) {
+        this.endedRuns.markEnded(runId);
+        this.invoker.abortRun(runId, status);
+      }
+    } catch (err) {
+      this.logger.warn(`checking the runs of running tasks failed: ${errorMessage(err)}`);
+    } finally {
+      this.checkingRuns = false;
+    }
   }
 
   /** Gives claimed tasks back to the queue, their attempts uncounted. */
