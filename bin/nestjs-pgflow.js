@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global require, process */
 'use strict';
 
 try {
@@ -8,5 +7,4 @@ try {
   process.stderr.write('nestjs-pgflow: dist/lib/cli/main.js is missing; build the package first (npm run build)\n');
   process.exit(1);
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 require('../dist/lib/cli/main.js');
