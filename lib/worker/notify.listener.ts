@@ -86,7 +86,7 @@ export class NotifyListener implements OnApplicationShutdown {
       client.on('end', () => this.lost(client, new Error('connection ended')));
       const unavailable = await this.probe(client);
       if (unavailable) {
-        this.logger.warn(`LISTEN/NOTIFY unavailable (${unavailable}); polling every ${this.pollIntervalMs} ms`);
+        this.logger.warn(`LISTEN/NOTIFY unavailable (${unavailable}); falling back to polling every ${this.pollIntervalMs} ms`);
         this.available = false;
         client.removeAllListeners();
         await client.end().catch(() => undefined);

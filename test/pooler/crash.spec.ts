@@ -75,7 +75,7 @@ describe('a worker behind PgBouncer killed mid-task', () => {
     const lines = (out: string) => out.split('\n').map((l) => l.replace(/^.*\[Pgflow\] /, ''));
     for (const w of [a, b]) {
       expect(lines(w.output()).filter((l) => POLLING_WARNING.test(l))).toEqual([
-        expect.stringMatching(/; polling every 500 ms$/),
+        expect.stringMatching(/; falling back to polling every 500 ms$/),
       ]);
     }
     expect(b.output()).not.toMatch(/refused a named prepared statement/);

@@ -18,7 +18,7 @@ describe('the LISTEN/NOTIFY probe behind PgBouncer: one server connection shared
     const app = await createApp(clientOnly);
     expect(await probeAll([app])).toEqual([false]);
     expect(app.warnings()).toEqual([expect.stringMatching(POLLING_WARNING)]);
-    expect(app.warnings()[0]).toMatch(/; polling every 300 ms$/);
+    expect(app.warnings()[0]).toMatch(/; falling back to polling every 300 ms$/);
   });
 });
 

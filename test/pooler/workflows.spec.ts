@@ -73,7 +73,7 @@ describe.each([
     expect(app.get(NotifyListener).available).toBe(false);
     const polling = pooled.warnings().filter((w) => POLLING_WARNING.test(w));
     expect(polling).toHaveLength(1);
-    expect(polling[0]).toMatch(/; polling every 200 ms$/);
+    expect(polling[0]).toMatch(/; falling back to polling every 200 ms$/);
 
     const sizes = [3, 5, 8, 13];
     const runs = await Promise.all(sizes.map((n) => client.startRun(PooledDagFlow, { n })));
