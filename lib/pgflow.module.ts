@@ -2,16 +2,16 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { FlowBuilder } from './client/flow.builder';
 import { PgflowClient } from './client/pgflow.client';
-import { FlowCompiler } from './compiler/flow.compiler';
-import { PgflowDatabase } from './database/pgflow.database';
-import { PgflowExplorer } from './explorer/pgflow.explorer';
-import { PgflowMetadataAccessor } from './explorer/pgflow-metadata.accessor';
+import { FlowCompiler } from './definitions/definition.store';
+import { PgflowDatabase } from './db/pgflow.database';
+import { PgflowExplorer } from './definitions/pgflow.explorer';
+import { PgflowMetadataAccessor } from './definitions/pgflow-metadata.accessor';
 import { PgflowModuleOptions } from './interfaces/module-options.interface';
 import { PgflowConfigurableModule, MODULE_OPTIONS_TOKEN } from './pgflow.module-definition';
-import { WorkflowRegistry } from './registry/workflow.registry';
-import { CronScheduler } from './scheduler/cron.scheduler';
-import { RetentionScheduler } from './scheduler/retention.scheduler';
-import { NotifyListener } from './worker/notify.listener';
+import { WorkflowRegistry } from './definitions/workflow.registry';
+import { CronScheduler } from './schedulers/cron.scheduler';
+import { RetentionScheduler } from './schedulers/retention.scheduler';
+import { NotifyListener } from './db/notify.listener';
 import { PgflowWorker } from './worker/pgflow.worker';
 
 /**

@@ -1,5 +1,5 @@
 import { parseArgs } from 'util';
-import { assertRunId } from '../errors/sql-error.mapper';
+import { assertRunId } from '../core/errors/sql-error.mapper';
 import { RunStatus } from '../interfaces/run-info.interface';
 import { CliUsageError } from './cli.errors';
 

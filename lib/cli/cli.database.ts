@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { PGFLOW_MIGRATIONS } from '../../migrations';
-import { SqlQuery } from '../client/sql-query';
+import { SqlQuery } from '../db/queries/sql-query';
 import { CliConnectionError, CliUsageError } from './cli.errors';
 
 /** The one connection pool a CLI command uses, closed when the command is done. */

@@ -1,4 +1,4 @@
-import { sqlState } from '../errors/sql-error.mapper';
+import { sqlState } from '../core/errors/sql-error.mapper';
 import { CliInvocation, FlagName, parseCommandLine } from './cli.args';
 import { CliCommand } from './cli.command';
 import { databaseUrl, openDatabase } from './cli.database';

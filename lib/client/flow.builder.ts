@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { addStepParams } from '../compiler/flow.compiler';
-import { PgflowDatabase } from '../database/pgflow.database';
-import { PgflowDefinitionError } from '../errors/pgflow.error';
-import { mapSqlError } from '../errors/sql-error.mapper';
+import { addStepParams } from '../definitions/definition.store';
+import { PgflowDatabase } from '../db/pgflow.database';
+import { PgflowDefinitionError } from '../core/errors/pgflow.error';
+import { mapSqlError } from '../core/errors/sql-error.mapper';
 import { StepHandler } from '../interfaces/step-context.interface';
 import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
 import { slugProblem } from '../core/slug';
-import { buildFlowDefinition } from '../registry/dag';
-import { WorkflowRegistry } from '../registry/workflow.registry';
+import { buildFlowDefinition } from '../definitions/dag.compiler';
+import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { PgflowWorker } from '../worker/pgflow.worker';
 
 /** Step options accepted by `FlowBuilder.addStep`. */

@@ -1,24 +1,24 @@
 import { Inject, Injectable, Type } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { EntityManager } from 'typeorm';
-import { FlowCompiler } from '../compiler/flow.compiler';
-import { PgflowDatabase } from '../database/pgflow.database';
-import { PgflowUnknownRunError, PgflowValidationError } from '../errors/pgflow.error';
-import { assertRunId, mapSqlError } from '../errors/sql-error.mapper';
+import { FlowCompiler } from '../definitions/definition.store';
+import { PgflowDatabase } from '../db/pgflow.database';
+import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
+import { assertRunId, mapSqlError } from '../core/errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
-import { DEFAULTS } from '../pgflow.constants';
+import { DEFAULTS } from '../core/pgflow.constants';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
-import { WorkflowRegistry } from '../registry/workflow.registry';
-import { pruneInBatches } from '../scheduler/run.pruner';
-import { NotifyListener } from '../worker/notify.listener';
-import { validateRunInput } from './input.validator';
-import { toJsonText } from './json';
-import * as runs from './run.operations';
-import { RUN_SELECT, RunRow, toRunInfo } from './run.query';
+import { WorkflowRegistry } from '../definitions/workflow.registry';
+import { pruneInBatches } from '../db/queries/prune.queries';
+import { NotifyListener } from '../db/notify.listener';
+import { validateRunInput } from '../definitions/input.validator';
+import { toJsonText } from '../core/json.codec';
+import * as runs from '../db/queries/run.queries';
+import { RUN_SELECT, RunRow, toRunInfo } from '../db/queries/run.mapper';
 import { RunWatcher } from './run.watcher';
-import { SqlQuery } from './sql-query';
-import { listWorkers } from './worker.query';
+import { SqlQuery } from '../db/queries/sql-query';
+import { listWorkers } from '../db/queries/worker.queries';
 
 /** Starts, inspects, awaits, cancels and resumes runs. */
 @Injectable()

@@ -1,8 +1,8 @@
 import { filter, interval, merge, Observable } from 'rxjs';
-import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../errors/run.errors';
-import { PgflowUnknownRunError } from '../errors/pgflow.error';
+import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../core/errors/run.errors';
+import { PgflowUnknownRunError } from '../core/errors/pgflow.error';
 import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
-import { NotifyListener } from '../worker/notify.listener';
+import { NotifyListener } from '../db/notify.listener';
 import { diffRun } from './run.events';
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);

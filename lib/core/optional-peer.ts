@@ -1,4 +1,4 @@
-import { PgflowDefinitionError } from '../errors/pgflow.error';
+import { PgflowDefinitionError } from './errors/pgflow.error';
 
 /** True when `err` says `name` itself is not installed (not a file missing inside it). */
 function isNotInstalled(err: unknown, name: string): boolean {

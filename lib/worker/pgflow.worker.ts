@@ -2,19 +2,19 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { hostname } from 'os';
 import { randomBytes } from 'crypto';
 import { Subscription } from 'rxjs';
-import { FlowCompiler } from '../compiler/flow.compiler';
-import { PgflowDatabase } from '../database/pgflow.database';
+import { FlowCompiler } from '../definitions/definition.store';
+import { PgflowDatabase } from '../db/pgflow.database';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
-import { DEFAULTS } from '../pgflow.constants';
-import { WorkflowRegistry } from '../registry/workflow.registry';
+import { DEFAULTS } from '../core/pgflow.constants';
+import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { EndedRuns } from './ended-runs';
-import { NotifyListener } from './notify.listener';
+import { NotifyListener } from '../db/notify.listener';
 import { ResultFlusher } from './result.flusher';
 import { errorMessage, StepInvoker } from './step.invoker';
 import { TaskPoller } from './task.poller';
 import { RunInputCache } from './run-input.cache';
-import { ClaimedTask } from './worker.types';
+import { ClaimedTask } from '../db/queries/task.types';
 
 const CLAIMED = 'run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds, ' +
   'lease_expires_at, attempt_number';

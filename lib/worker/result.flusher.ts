@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { PgflowDatabase } from '../database/pgflow.database';
-import { isDataError } from '../errors/sql-error.mapper';
-import { TaskAttempt } from './worker.types';
+import { PgflowDatabase } from '../db/pgflow.database';
+import { isDataError } from '../core/errors/sql-error.mapper';
+import { TaskAttempt } from '../db/queries/task.types';
 
 interface Completion extends TaskAttempt {
   output: string;

@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { NonRetryableError } from '../errors/non-retryable.error';
-import { PgflowError, PgflowValidationError } from '../errors/pgflow.error';
-import { toJsonText } from '../client/json';
+import { NonRetryableError } from '../core/errors/non-retryable.error';
+import { PgflowError, PgflowValidationError } from '../core/errors/pgflow.error';
+import { toJsonText } from '../core/json.codec';
 import { StepContext } from '../interfaces/step-context.interface';
-import { WorkflowRegistry } from '../registry/workflow.registry';
+import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { ResultFlusher } from './result.flusher';
-import { attemptKey, ClaimedTask } from './worker.types';
+import { attemptKey, ClaimedTask } from '../db/queries/task.types';
 
 /** Why a running handler's signal was aborted. */
 export class TaskAbortedError extends PgflowError {

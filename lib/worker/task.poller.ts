@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ClaimedTask } from './worker.types';
+import { ClaimedTask } from '../db/queries/task.types';
 
 export interface PollerDeps {
   /** Claims up to `n` tasks. */

@@ -4,7 +4,7 @@ import {
   PgflowClient, PgflowError, PgflowRunFailedError, PgflowUnknownFlowError, PgflowUnknownRunError,
   PgflowValidationError, Step, Workflow,
 } from '../../lib';
-import { MAX_PAYLOAD_BYTES } from '../../lib/pgflow.constants';
+import { MAX_PAYLOAD_BYTES } from '../../lib/core/pgflow.constants';
 import { useNestApps } from '../support/nest-harness';
 
 type Kind =

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { filter, firstValueFrom } from 'rxjs';
 import { PgflowClient, Step, Workflow } from '../../lib';
-import { NotifyListener } from '../../lib/worker/notify.listener';
+import { NotifyListener } from '../../lib/db/notify.listener';
 import { eventually, useNestApps } from '../support/nest-harness';
 
 /** Counts handler calls per run. */

@@ -4,7 +4,7 @@ import {
   PgflowClient, PgflowRunCancelledError, PgflowRunFailedError, PgflowRunStateError, PgflowUnknownRunError,
   PgflowValidationError, RunInfo, Step, StepContext, Workflow,
 } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { eventually, useNestApps } from '../support/nest-harness';
 
 /** A promise with its resolver, for handlers and tests to meet. */

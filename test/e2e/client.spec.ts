@@ -3,7 +3,7 @@ import {
   NonRetryableError, PgflowClient, PgflowRunFailedError, PgflowUnknownFlowError, PgflowValidationError, PgflowWorker,
   Step, Workflow,
 } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { useNestApps } from '../support/nest-harness';
 
 @Workflow({ slug: 'greet' })

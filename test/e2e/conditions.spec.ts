@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { NonRetryableError, PgflowClient, RunInfo, Step, StepContext, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { useNestApps } from '../support/nest-harness';
 
 /** Which handlers ran, on which attempts. */

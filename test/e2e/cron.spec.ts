@@ -3,8 +3,8 @@ import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { TestingModule } from '@nestjs/testing';
 import { IsInt, Min } from 'class-validator';
 import { PgflowDefinitionError, Step, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
-import { CronScheduler } from '../../lib/scheduler/cron.scheduler';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
+import { CronScheduler } from '../../lib/schedulers/cron.scheduler';
 import { eventually, useNestApps } from '../support/nest-harness';
 
 @Workflow({ slug: 'ticker', cron: '* * * * * *', cronInput: { source: 'cron' } })

@@ -1,6 +1,6 @@
 import { FlowBuilder, PgflowClient, PgflowDefinitionError, PgflowUnknownFlowError, PgflowValidationError,
   Step, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { useNestApps } from '../support/nest-harness';
 
 describe('dynamic workflows', () => {

@@ -4,7 +4,7 @@ import { randomBytes } from 'crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { PgflowClient, PgflowModule, PgflowWorker, Step, StepContext, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { adminQuery, testServer, withDatabase } from '../support/database';
 import { PGFLOW_MIGRATIONS } from '../../migrations';
 import { eventually, useNestApps } from '../support/nest-harness';

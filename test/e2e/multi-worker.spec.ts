@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PgflowClient, PgflowWorker, Step, StepContext, Workflow } from '../../lib';
-import { NotifyListener, RunSignal } from '../../lib/worker/notify.listener';
+import { NotifyListener, RunSignal } from '../../lib/db/notify.listener';
 import { eventually, useNestApps } from '../support/nest-harness';
 
 /** Shared by both apps of the test (passed in by value), so it sees every call. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TestingModule } from '@nestjs/testing';
 import { PgflowClient, PgflowValidationError, Step, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { eventually, useNestApps } from '../support/nest-harness';
 
 /** Holds `kept` runs until released, so they stay started. */

@@ -6,7 +6,7 @@ import { randomUUID } from 'crypto';
 import {
   PgflowClient, PgflowModuleOptions, PgflowValidationError, PgflowWorker, Step, StepContext, Workflow,
 } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { useNestApps } from '../support/nest-harness';
 
 /** Handler calls of one app, in the order they happened. */

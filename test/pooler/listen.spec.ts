@@ -1,4 +1,4 @@
-import { NotifyListener } from '../../lib/worker/notify.listener';
+import { NotifyListener } from '../../lib/db/notify.listener';
 import { POLLING_WARNING, PooledApp, usePooledDatabase } from './pooler-harness';
 
 const clientOnly = { worker: { enabled: false, pollIntervalMs: 300 } };

@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 import { Client } from 'pg';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { PgflowClient, PGFLOW_MIGRATIONS, Step, Workflow } from '../../lib';
-import { runPgflowMigrations } from '../../lib/database/migrations.runner';
+import { runPgflowMigrations } from '../../lib/db/migrations.runner';
 import { adminQuery, testServer, withDatabase } from '../support/database';
 import { usePooledDatabase } from './pooler-harness';
 

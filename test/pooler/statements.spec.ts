@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { PooledApp, REFUSED_WARNING, usePooledDatabase } from './pooler-harness';
 
 // Each call inserts one row naming the server connection (backend) it ran on, so a

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { lastValueFrom, toArray } from 'rxjs';
 import { PgflowClient, PgflowRunCancelledError, RunEvent, Step, StepContext, Workflow } from '../../lib';
-import { NotifyListener } from '../../lib/worker/notify.listener';
+import { NotifyListener } from '../../lib/db/notify.listener';
 import { POLLING_WARNING, REFUSED_WARNING, until, usePooledDatabase } from './pooler-harness';
 
 /** What the handlers of one app did. */

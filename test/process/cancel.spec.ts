@@ -1,5 +1,5 @@
 import { PgflowClient } from '../../lib';
-import { PgflowDatabase } from '../../lib/database/pgflow.database';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { Child, startChild } from '../support/child';
 import { useNestApps } from '../support/nest-harness';
 

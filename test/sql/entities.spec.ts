@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { PGFLOW_ENTITIES } from '../../lib/entities';
+import { PGFLOW_ENTITIES } from '../../lib/db/entities';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** Tables of schema pgflow with no entity, each with the reason. None today. */

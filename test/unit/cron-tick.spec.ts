@@ -1,4 +1,4 @@
-import { cronRunKey, tickTime } from '../../lib/scheduler/cron-tick';
+import { cronRunKey, tickTime } from '../../lib/schedulers/cron-tick';
 
 describe('cron tick identity', () => {
   const due = new Date('2025-03-04T05:06:07.000Z');

@@ -1,5 +1,5 @@
 import { PgflowDefinitionError } from '../../lib';
-import { buildFlowDefinition, findCycle, topologicalOrder } from '../../lib/registry/dag';
+import { buildFlowDefinition, findCycle, topologicalOrder } from '../../lib/definitions/dag.compiler';
 import { RetryOptions, StepOptions } from '../../lib/interfaces/workflow-options.interface';
 
 type Declared = StepOptions & { slug: string };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { loadOptionalPeer, tryOptionalPeer } from '../../lib/core/optional-peer';
-import { PgflowDefinitionError } from '../../lib/errors/pgflow.error';
+import { PgflowDefinitionError } from '../../lib/core/errors/pgflow.error';
 
 describe('optional peers', () => {
   it('names the feature and the install command when the package is missing', () => {

@@ -1,5 +1,5 @@
 import { TaskPoller } from '../../lib/worker/task.poller';
-import { ClaimedTask } from '../../lib/worker/worker.types';
+import { ClaimedTask } from '../../lib/db/queries/task.types';
 
 /** A claim the test answers by hand. */
 interface PendingClaim {

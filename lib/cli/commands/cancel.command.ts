@@ -1,4 +1,4 @@
-import { cancelRun } from '../../client/run.operations';
+import { cancelRun } from '../../db/queries/run.queries';
 import { runIdArgument } from '../cli.args';
 import { DatabaseCommand } from '../cli.command';
 

@@ -1,4 +1,4 @@
-import { runPgflowMigrations } from '../../database/migrations.runner';
+import { runPgflowMigrations } from '../../db/migrations.runner';
 import { DatabaseCommand } from '../cli.command';
 import { migrationStates } from '../migration.status';
 

@@ -1,5 +1,5 @@
-import { findRun, retryRun } from '../../client/run.operations';
-import { PgflowUnknownRunError } from '../../errors/pgflow.error';
+import { findRun, retryRun } from '../../db/queries/run.queries';
+import { PgflowUnknownRunError } from '../../core/errors/pgflow.error';
 import { runIdArgument } from '../cli.args';
 import { DatabaseCommand } from '../cli.command';
 

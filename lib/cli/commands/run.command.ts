@@ -1,6 +1,6 @@
-import { findRun } from '../../client/run.operations';
-import { listTasks } from '../../client/task.query';
-import { PgflowUnknownRunError } from '../../errors/pgflow.error';
+import { findRun } from '../../db/queries/run.queries';
+import { listTasks } from '../../db/queries/task-history.queries';
+import { PgflowUnknownRunError } from '../../core/errors/pgflow.error';
 import { runIdArgument } from '../cli.args';
 import { DatabaseCommand } from '../cli.command';
 import { cell, time } from '../cli.output';

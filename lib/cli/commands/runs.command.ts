@@ -1,4 +1,4 @@
-import { listRuns } from '../../client/run.operations';
+import { listRuns } from '../../db/queries/run.queries';
 import { DatabaseCommand } from '../cli.command';
 import { RUN_COLUMNS, runRow } from './run.format';
 

@@ -1,5 +1,5 @@
-import { listWorkers } from '../../client/worker.query';
-import { DEFAULTS } from '../../pgflow.constants';
+import { listWorkers } from '../../db/queries/worker.queries';
+import { DEFAULTS } from '../../core/pgflow.constants';
 import { DatabaseCommand } from '../cli.command';
 import { time } from '../cli.output';
 

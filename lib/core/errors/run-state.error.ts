@@ -1,4 +1,4 @@
-import { RunStatus } from '../interfaces/run-info.interface';
+import { RunStatus } from '../../interfaces/run-info.interface';
 import { PgflowValidationError } from './pgflow.error';
 
 /** The run exists but its status does not allow the operation (e.g. retrying a completed run). */

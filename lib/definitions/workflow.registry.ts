@@ -1,7 +1,7 @@
 import { Injectable, Type } from '@nestjs/common';
-import { PgflowDefinitionError, PgflowUnknownFlowError } from '../errors/pgflow.error';
+import { PgflowDefinitionError, PgflowUnknownFlowError } from '../core/errors/pgflow.error';
 import { StepContext, StepHandler } from '../interfaces/step-context.interface';
-import { FlowDefinition } from './dag';
+import { FlowDefinition } from './dag.compiler';
 
 /** A step handler bound to its instance (or resolving a request-scoped one per call). */
 export type BoundHandler = (input: unknown, ctx: StepContext) => Promise<unknown>;

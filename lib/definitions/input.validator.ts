@@ -2,7 +2,7 @@ import { Type } from '@nestjs/common';
 import type * as ClassTransformer from 'class-transformer';
 import type * as ClassValidator from 'class-validator';
 import { loadOptionalPeer } from '../core/optional-peer';
-import { PgflowValidationError } from '../errors/pgflow.error';
+import { PgflowValidationError } from '../core/errors/pgflow.error';
 
 function flatten(errors: ClassValidator.ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => {

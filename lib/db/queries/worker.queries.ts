@@ -1,4 +1,4 @@
-import { WorkerInfo } from '../interfaces/run-info.interface';
+import { WorkerInfo } from '../../interfaces/run-info.interface';
 import { SqlQuery } from './sql-query';
 
 /**

@@ -3,13 +3,13 @@ import { ModuleRef } from '@nestjs/core';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob, validateCronExpression } from 'cron';
 import { PgflowClient } from '../client/pgflow.client';
-import { validateRunInput } from '../client/input.validator';
-import { toJsonText } from '../client/json';
-import { PgflowDefinitionError } from '../errors/pgflow.error';
-import { PgflowExplorer } from '../explorer/pgflow.explorer';
+import { validateRunInput } from '../definitions/input.validator';
+import { toJsonText } from '../core/json.codec';
+import { PgflowDefinitionError } from '../core/errors/pgflow.error';
+import { PgflowExplorer } from '../definitions/pgflow.explorer';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
-import { RegisteredFlow, WorkflowRegistry } from '../registry/workflow.registry';
+import { RegisteredFlow, WorkflowRegistry } from '../definitions/workflow.registry';
 import { tryOptionalPeer } from '../core/optional-peer';
 import { cronRunKey, tickTime } from './cron-tick';
 

@@ -1,7 +1,7 @@
-import { PgflowRunStateError } from '../errors/run-state.error';
-import { mapSqlError } from '../errors/sql-error.mapper';
-import { ListRunsFilter, RunInfo, RunStatus } from '../interfaces/run-info.interface';
-import { RUN_SELECT, RunRow, toRunInfo } from './run.query';
+import { PgflowRunStateError } from '../../core/errors/run-state.error';
+import { mapSqlError } from '../../core/errors/sql-error.mapper';
+import { ListRunsFilter, RunInfo, RunStatus } from '../../interfaces/run-info.interface';
+import { RUN_SELECT, RunRow, toRunInfo } from './run.mapper';
 import { SqlQuery } from './sql-query';
 
 // Callers check run ids with assertRunId first: these send them as they are.

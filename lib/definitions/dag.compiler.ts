@@ -1,4 +1,4 @@
-import { PgflowDefinitionError } from '../errors/pgflow.error';
+import { PgflowDefinitionError } from '../core/errors/pgflow.error';
 import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
 import { slugProblem } from '../core/slug';
 

@@ -3,7 +3,7 @@ import { createHash } from 'crypto';
 import { Pool } from 'pg';
 import { DataSource, EntityManager, InstanceChecker } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { sqlState } from '../errors/sql-error.mapper';
+import { sqlState } from '../core/errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { runPgflowMigrations } from './migrations.runner';
 

@@ -1,4 +1,4 @@
-import { PgflowDatabase } from '../database/pgflow.database';
+import { PgflowDatabase } from '../pgflow.database';
 
 /** Runs deleted per `prune_runs` call: each batch is its own short transaction. */
 export const PRUNE_BATCH_SIZE = 1000;

@@ -1,6 +1,6 @@
 import { applyDecorators, Injectable, SetMetadata } from '@nestjs/common';
-import { WORKFLOW_METADATA } from '../pgflow.constants';
-import { WorkflowOptions } from '../interfaces/workflow-options.interface';
+import { WORKFLOW_METADATA } from '../../core/pgflow.constants';
+import { WorkflowOptions } from '../../interfaces/workflow-options.interface';
 
 /** Marks an injectable provider class as a workflow; its `@Step` methods are the steps. */
 export function Workflow(options: WorkflowOptions): ClassDecorator {

@@ -1,8 +1,8 @@
 import { Injectable, OnModuleInit, Type } from '@nestjs/common';
 import { ContextIdFactory, DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import { buildFlowDefinition } from '../registry/dag';
-import { BoundHandler, WorkflowRegistry } from '../registry/workflow.registry';
+import { buildFlowDefinition } from './dag.compiler';
+import { BoundHandler, WorkflowRegistry } from './workflow.registry';
 import { StepOptions } from '../interfaces/workflow-options.interface';
 import { PgflowMetadataAccessor } from './pgflow-metadata.accessor';
 

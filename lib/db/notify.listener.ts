@@ -3,10 +3,10 @@ import { randomBytes } from 'crypto';
 import { Client, ClientConfig, Notification, Pool } from 'pg';
 import { Subject } from 'rxjs';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { PgflowDatabase } from '../database/pgflow.database';
-import { sqlState } from '../errors/sql-error.mapper';
+import { PgflowDatabase } from './pgflow.database';
+import { sqlState } from '../core/errors/sql-error.mapper';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { CONTROL_CHANNEL, DEFAULTS, RUNS_CHANNEL, TASKS_CHANNEL } from '../pgflow.constants';
+import { CONTROL_CHANNEL, DEFAULTS, RUNS_CHANNEL, TASKS_CHANNEL } from '../core/pgflow.constants';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
 
 /** How long the probe waits for its own notification. */

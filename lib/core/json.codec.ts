@@ -1,5 +1,5 @@
-import { MAX_PAYLOAD_BYTES } from '../pgflow.constants';
-import { PgflowValidationError } from '../errors/pgflow.error';
+import { MAX_PAYLOAD_BYTES } from './pgflow.constants';
+import { PgflowValidationError } from './errors/pgflow.error';
 
 // Of the escapes JSON.stringify writes, jsonb refuses two: NUL and lone surrogates
 // (paired surrogates are written raw). Behind the match there must be an even run of

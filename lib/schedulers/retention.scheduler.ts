@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { PgflowDatabase } from '../database/pgflow.database';
-import { PgflowValidationError } from '../errors/pgflow.error';
+import { PgflowDatabase } from '../db/pgflow.database';
+import { PgflowValidationError } from '../core/errors/pgflow.error';
 import { PgflowModuleOptions } from '../interfaces/module-options.interface';
 import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
-import { pruneInBatches } from './run.pruner';
+import { pruneInBatches } from '../db/queries/prune.queries';
 
 /** Default pause between two retention sweeps. */
 export const DEFAULT_RETENTION_INTERVAL_MS = 60_000;

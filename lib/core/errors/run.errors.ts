@@ -1,4 +1,4 @@
-import { RunError } from '../interfaces/run-info.interface';
+import { RunError } from '../../interfaces/run-info.interface';
 import { PgflowError } from './pgflow.error';
 
 /** The awaited run failed; `error` says which step and why. */

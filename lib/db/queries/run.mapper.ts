@@ -1,4 +1,4 @@
-import { RunError, RunInfo, RunStatus, StepInfo } from '../interfaces/run-info.interface';
+import { RunError, RunInfo, RunStatus, StepInfo } from '../../interfaces/run-info.interface';
 
 /** Selects runs with their step states as one JSON column (one round trip per call). */
 export const RUN_SELECT = `

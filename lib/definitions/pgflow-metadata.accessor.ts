@@ -1,6 +1,6 @@
 import { Injectable, Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { STEP_METADATA, WORKFLOW_METADATA } from '../pgflow.constants';
+import { STEP_METADATA, WORKFLOW_METADATA } from '../core/pgflow.constants';
 import { StepOptions, WorkflowOptions } from '../interfaces/workflow-options.interface';
 
 /** Reads `@Workflow` / `@Step` metadata. */

@@ -1,11 +1,11 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { PgflowDatabase } from '../database/pgflow.database';
-import { PgflowDefinitionError } from '../errors/pgflow.error';
-import { mapSqlError } from '../errors/sql-error.mapper';
-import { PgflowExplorer } from '../explorer/pgflow.explorer';
-import { FlowDefinition, StepDefinition } from '../registry/dag';
-import { WorkflowRegistry } from '../registry/workflow.registry';
+import { PgflowDatabase } from '../db/pgflow.database';
+import { PgflowDefinitionError } from '../core/errors/pgflow.error';
+import { mapSqlError } from '../core/errors/sql-error.mapper';
+import { PgflowExplorer } from './pgflow.explorer';
+import { FlowDefinition, StepDefinition } from './dag.compiler';
+import { WorkflowRegistry } from './workflow.registry';
 
 /** SQL call persisting one step; bound parameters only. */
 const ADD_STEP = `select 1 from pgflow.add_step(
