@@ -1,8 +1,50 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The library's layers, lowest first. A layer imports only from layers before it
+ * (core ← db ← definitions ← client | worker ← schedulers ← the module); client and
+ * worker never import each other; the CLI stands on core and db alone. Only
+ * lib/db/pgflow-migrations.ts reaches out into ../migrations.
+ */
+const LAYERS = {
+  core: ['lib/core/**', 'lib/interfaces/**'],
+  db: ['lib/db/**'],
+  definitions: ['lib/definitions/**'],
+  client: ['lib/client/**'],
+  worker: ['lib/worker/**'],
+  schedulers: ['lib/schedulers/**'],
+  cli: ['lib/cli/**'],
+};
+const ABOVE = {
+  core: ['db', 'definitions', 'client', 'worker', 'schedulers', 'cli'],
+  db: ['definitions', 'client', 'worker', 'schedulers', 'cli'],
+  definitions: ['client', 'worker', 'schedulers', 'cli'],
+  client: ['worker', 'schedulers', 'cli'],
+  worker: ['client', 'schedulers', 'cli'],
+  schedulers: ['worker', 'cli'],
+  cli: ['definitions', 'client', 'worker', 'schedulers'],
+};
+const layerRules = Object.entries(LAYERS).map(([layer, files]) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        {
+          regex: `^(\\.\\./)+(${ABOVE[layer].join('|')})(/|$)`,
+          message: `lib/${layer} may not import from ${ABOVE[layer].join(', ')} (layers, see eslint.config.mjs)`,
+        },
+        { regex: '^(\\.\\./)+(pgflow\\.module(-definition)?|index)$', message: 'only lib/index.ts imports the module' },
+        ...(layer === 'db' ? [] : [{ regex: '^(\\.\\./)+migrations(/|$)', message: 'import PGFLOW_MIGRATIONS from lib/db/pgflow-migrations' }]),
+      ],
+    }],
+  },
+}));
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'migrations/generated/**', 'bench/peers/**/node_modules/**',
+  { ignores: ['dist/**', 'node_modules/**', 'migrations/generated/**', 'lib/db/queries/sql.generated.ts',
+    'bench/peers/**/node_modules/**',
     // compiled inside the throwaway apps of the install check, against the packed library
     'test/install/app/**'] },
   js.configs.recommended,
@@ -14,9 +56,10 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  ...layerRules,
   {
-    files: ['scripts/**/*.js', 'bin/**/*.js'],
-    languageOptions: { globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    files: ['scripts/**/*.js', 'bin/**/*.js', 'test/install/*.js'],
+    languageOptions: { globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -5,4 +5,4 @@ export * from './worker';
 export * from './core/errors';
 export * from './interfaces';
 export { PGFLOW_ENTITIES } from './db/entities';
-export { PGFLOW_MIGRATIONS } from '../migrations';
+export { PGFLOW_MIGRATIONS } from './db/pgflow-migrations';

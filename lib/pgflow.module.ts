@@ -2,16 +2,18 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { FlowBuilder } from './client/flow.builder';
 import { PgflowClient } from './client/pgflow.client';
-import { FlowCompiler } from './definitions/definition.store';
+import { resolvePgflowOptions, ResolvedPgflowOptions } from './core/options.resolver';
+import { PGFLOW_OPTIONS } from './core/pgflow.constants';
+import { NotifyListener } from './db/notify.listener';
 import { PgflowDatabase } from './db/pgflow.database';
+import { DefinitionStore } from './definitions/definition.store';
 import { PgflowExplorer } from './definitions/pgflow.explorer';
 import { PgflowMetadataAccessor } from './definitions/pgflow-metadata.accessor';
-import { PgflowModuleOptions } from './interfaces/module-options.interface';
-import { PgflowConfigurableModule, MODULE_OPTIONS_TOKEN } from './pgflow.module-definition';
 import { WorkflowRegistry } from './definitions/workflow.registry';
+import { PgflowModuleOptions } from './interfaces/module-options.interface';
+import { MODULE_OPTIONS_TOKEN, PgflowConfigurableModule } from './pgflow.module-definition';
 import { CronScheduler } from './schedulers/cron.scheduler';
 import { RetentionScheduler } from './schedulers/retention.scheduler';
-import { NotifyListener } from './db/notify.listener';
 import { PgflowWorker } from './worker/pgflow.worker';
 
 /**
@@ -22,15 +24,17 @@ import { PgflowWorker } from './worker/pgflow.worker';
 @Module({
   imports: [DiscoveryModule],
   providers: [
+    // the one place options are read: validated and defaulted once, injected everywhere
+    { provide: PGFLOW_OPTIONS, useFactory: resolvePgflowOptions, inject: [MODULE_OPTIONS_TOKEN] },
     {
       provide: PgflowDatabase,
-      useFactory: (options: PgflowModuleOptions) => PgflowDatabase.connect(options),
-      inject: [MODULE_OPTIONS_TOKEN],
+      useFactory: (options: ResolvedPgflowOptions) => PgflowDatabase.connect(options),
+      inject: [PGFLOW_OPTIONS],
     },
     PgflowMetadataAccessor,
     WorkflowRegistry,
     PgflowExplorer,
-    FlowCompiler,
+    DefinitionStore,
     NotifyListener,
     PgflowWorker,
     PgflowClient,
@@ -41,3 +45,5 @@ import { PgflowWorker } from './worker/pgflow.worker';
   exports: [PgflowClient, PgflowWorker, FlowBuilder],
 })
 export class PgflowModule extends PgflowConfigurableModule {}
+
+export type { PgflowModuleOptions };

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { runStatements } from './run-statements';
 import { down, statements } from './generated/0002_hot_paths.sql';
 
 /**
@@ -16,10 +17,10 @@ export class PgflowHotPaths1796083200000 implements MigrationInterface {
   name = 'PgflowHotPaths1796083200000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    for (const sql of statements) await queryRunner.query(sql);
+    await runStatements(queryRunner, statements);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    for (const sql of down) await queryRunner.query(sql);
+    await runStatements(queryRunner, down);
   }
 }

@@ -95,17 +95,18 @@ fs.writeFileSync(path.join(dir, 'down.sql'), [
 
 fs.writeFileSync(path.join(root, `${classFile}.ts`), `import { MigrationInterface, QueryRunner } from 'typeorm';
 import { down, statements } from './generated/${folder}.sql';
+import { runStatements } from './run-statements';
 
 /** TODO: what this migration changes, and why. */
 export class ${className} implements MigrationInterface {
   name = '${className}';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    for (const sql of statements) await queryRunner.query(sql);
+    await runStatements(queryRunner, statements);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    for (const sql of down) await queryRunner.query(sql);
+    await runStatements(queryRunner, down);
   }
 }
 `);

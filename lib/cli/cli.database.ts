@@ -1,13 +1,12 @@
 import { DataSource } from 'typeorm';
-import { PGFLOW_MIGRATIONS } from '../../migrations';
-import { SqlQuery } from '../db/queries/sql-query';
+import { PGFLOW_MIGRATIONS } from '../db/pgflow-migrations';
+import { Queryable } from '../db/queries';
 import { CliConnectionError, CliUsageError } from './cli.errors';
 
 /** The one connection pool a CLI command uses, closed when the command is done. */
-export interface CliDatabase {
+export interface CliDatabase extends Queryable {
   /** Knows pgflow's migrations and the migrations table, for `migrate` and `status`. */
   dataSource: DataSource;
-  query: SqlQuery;
   close(): Promise<void>;
 }
 
@@ -55,7 +54,7 @@ export async function openDatabase(url: URL, migrationsTable?: string): Promise<
   }
   return {
     dataSource,
-    query: (sql, params) => dataSource.query(sql, params),
+    run: (statement, params) => dataSource.query(statement.text, [...params]),
     close: () => dataSource.destroy(),
   };
 }

@@ -1,5 +1,5 @@
 import { QueryRunner } from 'typeorm';
-import { PGFLOW_MIGRATIONS } from '../../migrations';
+import { PGFLOW_MIGRATIONS } from '../db/pgflow-migrations';
 
 /** A migration's `up()` as the statements it sends, in order. */
 export interface MigrationSql {
@@ -18,6 +18,8 @@ export async function migrationSql(): Promise<MigrationSql[]> {
     const migration = new M();
     const statements: string[] = [];
     const recorder = {
+      // the CLI's `sql` output is applied one migration per transaction (its header says so)
+      isTransactionActive: true,
       query: async (sql: string, params?: unknown[]): Promise<void> => {
         if (params?.length) throw new Error(`${migration.name} sends a statement with parameters; it cannot be printed`);
         statements.push(sql);

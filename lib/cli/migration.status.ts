@@ -1,5 +1,5 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
-import { PGFLOW_MIGRATIONS } from '../../migrations';
+import { PGFLOW_MIGRATIONS } from '../db/pgflow-migrations';
 
 /** One of pgflow's migrations and whether the database's migrations table records it. */
 export interface MigrationState {

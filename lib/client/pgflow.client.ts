@@ -1,42 +1,36 @@
 import { Inject, Injectable, Type } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { EntityManager } from 'typeorm';
-import { FlowCompiler } from '../definitions/definition.store';
-import { PgflowDatabase } from '../db/pgflow.database';
 import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
-import { assertRunId, mapSqlError } from '../core/errors/sql-error.mapper';
-import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
-import { DEFAULTS } from '../core/pgflow.constants';
-import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
-import { WorkflowRegistry } from '../definitions/workflow.registry';
-import { pruneInBatches } from '../db/queries/prune.queries';
-import { NotifyListener } from '../db/notify.listener';
-import { validateRunInput } from '../definitions/input.validator';
+import { assertRunId } from '../core/errors/sql-error.mapper';
 import { toJsonText } from '../core/json.codec';
+import { ResolvedPgflowOptions } from '../core/options.resolver';
+import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
+import { NotifyListener } from '../db/notify.listener';
+import { PgflowDatabase } from '../db/pgflow.database';
 import * as runs from '../db/queries/run.queries';
-import { RUN_SELECT, RunRow, toRunInfo } from '../db/queries/run.mapper';
+import { listWorkers, pruneInBatches } from '../db/queries';
+import { DefinitionStore } from '../definitions/definition.store';
+import { validateRunInput } from '../definitions/input.validator';
+import { WorkflowRegistry } from '../definitions/workflow.registry';
+import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
 import { RunWatcher } from './run.watcher';
-import { SqlQuery } from '../db/queries/sql-query';
-import { listWorkers } from '../db/queries/worker.queries';
 
 /** Starts, inspects, awaits, cancels and resumes runs. */
 @Injectable()
 export class PgflowClient {
   private readonly heartbeatMs: number;
   private readonly watcher: RunWatcher;
-  private readonly sql: SqlQuery = (text, params) => this.db.query(text, params);
 
   constructor(
-    @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
+    @Inject(PGFLOW_OPTIONS) options: ResolvedPgflowOptions,
     private readonly db: PgflowDatabase,
     private readonly registry: WorkflowRegistry,
-    private readonly compiler: FlowCompiler,
+    private readonly definitions: DefinitionStore,
     listener: NotifyListener,
   ) {
-    const pollMs = options.worker?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-    this.watcher = new RunWatcher(listener, (runId) => this.fetchRun(runId), pollMs);
-    this.heartbeatMs = options.worker?.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs;
+    this.watcher = new RunWatcher(listener, (runId) => this.fetchRun(runId), options.worker.pollIntervalMs);
+    this.heartbeatMs = options.worker.heartbeatIntervalMs;
   }
 
   /** Starts a run of a flow (by slug or decorated class). Validates the input first; on error nothing is written. */
@@ -49,7 +43,7 @@ export class PgflowClient {
 
   /** Validates, then starts the run; resolves with its id. */
   private async start(flow: string | Type<unknown>, input: unknown, opts: StartRunOptions): Promise<string> {
-    await this.compiler.ready();
+    await this.definitions.ready();
     const slug = this.registry.slugOf(flow);
     const dto = this.registry.get(slug)?.inputDto;
     if (dto) await validateRunInput(slug, dto, input);
@@ -64,17 +58,7 @@ export class PgflowClient {
     if (opts.idempotencyKey !== undefined && (typeof opts.idempotencyKey !== 'string' || !opts.idempotencyKey)) {
       throw new PgflowValidationError('idempotencyKey must be a non-empty string');
     }
-    let rows: Array<{ run_id: string }>;
-    try {
-      rows = await this.db.hotQuery<{ run_id: string }>('pgflow_start_flow',
-        'select run_id from pgflow.start_flow($1, $2::jsonb, $3::uuid, $4, $5, $6)',
-        [slug, json, opts.runId ?? null, opts.idempotencyKey ?? null, opts.priority ?? 0, opts.startAt ?? null],
-        opts.manager,
-      );
-    } catch (err) {
-      throw mapSqlError(err, { flowSlug: slug });
-    }
-    return rows[0].run_id;
+    return runs.startFlow(this.db, slug, json, opts);
   }
 
   /** The run with progress and step states, or null if there is none. */
@@ -110,7 +94,7 @@ export class PgflowClient {
    */
   async cancelRun(runId: string): Promise<void> {
     assertRunId(runId);
-    await runs.cancelRun(this.sql, runId);
+    await runs.cancelRun(this.db, runId);
   }
 
   /**
@@ -122,13 +106,13 @@ export class PgflowClient {
    */
   async retryRun(runId: string): Promise<RunInfo> {
     assertRunId(runId);
-    await runs.retryRun(this.sql, runId);
+    await runs.retryRun(this.db, runId);
     return (await this.fetchRun(runId)) as RunInfo;
   }
 
   /** Runs, newest first. */
   async listRuns(f: ListRunsFilter = {}): Promise<RunInfo[]> {
-    return runs.listRuns(this.sql, f);
+    return runs.listRuns(this.db, f);
   }
 
   /**
@@ -152,7 +136,7 @@ export class PgflowClient {
 
   /** Workers known to the database; `stale`: online without a recent heartbeat. */
   async listWorkers(): Promise<WorkerInfo[]> {
-    return listWorkers(this.sql, this.heartbeatMs);
+    return listWorkers(this.db, this.heartbeatMs);
   }
 
   /**
@@ -167,8 +151,7 @@ export class PgflowClient {
     return pruneInBatches(this.db, opts.olderThan);
   }
 
-  private async fetchRun(runId: string, manager?: EntityManager): Promise<RunInfo | null> {
-    const rows = await this.db.hotQuery<RunRow>('pgflow_get_run', `${RUN_SELECT} where r.run_id = $1`, [runId], manager);
-    return rows.length ? toRunInfo(rows[0]) : null;
+  private fetchRun(runId: string, manager?: EntityManager): Promise<RunInfo | null> {
+    return runs.findRun(this.db, runId, manager);
   }
 }

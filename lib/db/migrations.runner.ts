@@ -1,5 +1,6 @@
 import { DataSource, Migration, MigrationExecutor } from 'typeorm';
-import { PGFLOW_MIGRATIONS } from '../../migrations';
+import { PGFLOW_MIGRATIONS } from './pgflow-migrations';
+import { SQL } from './queries/statement';
 
 // Any fixed 64-bit key works; this one is 0x7067666c6f77, "pgflow" in ASCII. Written in
 // decimal: hexadecimal integer literals need Postgres 16.
@@ -36,7 +37,7 @@ export async function runPgflowMigrations(dataSource: DataSource): Promise<void>
   try {
     await queryRunner.startTransaction();
     try {
-      await queryRunner.query(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY}::bigint)`);
+      await queryRunner.query(SQL.migration_lock.text, [MIGRATION_LOCK_KEY]);
       const executor = new PgflowMigrationExecutor(dataSource, queryRunner);
       // the transaction is ours: the executor starts none of its own
       executor.transaction = 'none';

@@ -1,13 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'crypto';
-import { Client, ClientConfig, Notification, Pool } from 'pg';
+import { Client, Notification } from 'pg';
 import { Subject } from 'rxjs';
-import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { PgflowDatabase } from './pgflow.database';
 import { sqlState } from '../core/errors/sql-error.mapper';
-import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { CONTROL_CHANNEL, DEFAULTS, RUNS_CHANNEL, TASKS_CHANNEL } from '../core/pgflow.constants';
-import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
+import { ResolvedPgflowOptions } from '../core/options.resolver';
+import { CONTROL_CHANNEL, PGFLOW_OPTIONS, RUNS_CHANNEL, TASKS_CHANNEL } from '../core/pgflow.constants';
+import { backoffMs } from '../core/backoff';
+import { dedicatedConnectionConfig } from './pg-driver.adapter';
+import { notify } from './queries/notify.queries';
 
 /** How long the probe waits for its own notification. */
 const PROBE_TIMEOUT_MS = 2000;
@@ -50,9 +51,9 @@ export class NotifyListener implements OnApplicationShutdown {
 
   constructor(
     private readonly db: PgflowDatabase,
-    @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
+    @Inject(PGFLOW_OPTIONS) options: ResolvedPgflowOptions,
   ) {
-    this.pollIntervalMs = options.worker?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+    this.pollIntervalMs = options.worker.pollIntervalMs;
   }
 
   /** Idempotent; resolves once listening (or once known unavailable). */
@@ -73,13 +74,8 @@ export class NotifyListener implements OnApplicationShutdown {
     return this.watching;
   }
 
-  private clientConfig(): ClientConfig {
-    const driver = this.db.dataSource.driver as PostgresDriver;
-    return { ...(driver.master as Pool).options, keepAlive: true };
-  }
-
   private async connect(): Promise<void> {
-    const client = new Client(this.clientConfig());
+    const client = new Client(dedicatedConnectionConfig(this.db.dataSource));
     try {
       await client.connect();
       client.on('error', (err) => this.lost(client, err));
@@ -140,7 +136,7 @@ export class NotifyListener implements OnApplicationShutdown {
         if (sqlState(err) === undefined) throw err;
         return `LISTEN refused: ${(err as Error).message}`;
       }
-      await this.db.query('select pg_notify($1, $2)', [channel, '']);
+      await notify(this.db, channel);
       let timer: NodeJS.Timeout | undefined;
       const ok = await Promise.race([
         arrived.then(() => true),
@@ -171,7 +167,7 @@ export class NotifyListener implements OnApplicationShutdown {
     this.available = false;
     if (this.stopped || this.retryTimer) return;
     this.failures++;
-    const delay = Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
+    const delay = backoffMs(this.failures, 100, 30_000);
     this.logger.warn(`notification connection lost (${err.message}); reconnecting in ${delay} ms`);
     client?.removeAllListeners();
     client?.end().catch(() => undefined);

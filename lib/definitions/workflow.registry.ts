@@ -1,4 +1,5 @@
 import { Injectable, Type } from '@nestjs/common';
+import { Subject } from 'rxjs';
 import { PgflowDefinitionError, PgflowUnknownFlowError } from '../core/errors/pgflow.error';
 import { StepContext, StepHandler } from '../interfaces/step-context.interface';
 import { FlowDefinition } from './dag.compiler';
@@ -25,6 +26,8 @@ export interface RegisteredFlow {
 @Injectable()
 export class WorkflowRegistry {
   private readonly flows = new Map<string, RegisteredFlow>();
+  /** A flow's handlers were registered at run time (`FlowBuilder.registerHandlers`): its slug. */
+  readonly handlersRegistered$ = new Subject<string>();
 
   addWorkflow(flow: RegisteredFlow): void {
     const existing = this.flows.get(flow.slug);
@@ -46,6 +49,7 @@ export class WorkflowRegistry {
       flow.handlers.set(step, async (input, ctx) => fn(input, ctx));
     }
     this.flows.set(flowSlug, flow);
+    this.handlersRegistered$.next(flowSlug);
   }
 
   get(slug: string): RegisteredFlow | undefined {

@@ -7,8 +7,8 @@ import { validateRunInput } from '../definitions/input.validator';
 import { toJsonText } from '../core/json.codec';
 import { PgflowDefinitionError } from '../core/errors/pgflow.error';
 import { PgflowExplorer } from '../definitions/pgflow.explorer';
-import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
+import { ResolvedPgflowOptions } from '../core/options.resolver';
+import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
 import { RegisteredFlow, WorkflowRegistry } from '../definitions/workflow.registry';
 import { tryOptionalPeer } from '../core/optional-peer';
 import { cronRunKey, tickTime } from './cron-tick';
@@ -42,7 +42,7 @@ export class CronScheduler implements OnModuleInit, OnApplicationBootstrap, OnMo
   private schedulerRegistry?: SchedulerRegistry;
 
   constructor(
-    @Inject(MODULE_OPTIONS_TOKEN) private readonly options: PgflowModuleOptions,
+    @Inject(PGFLOW_OPTIONS) private readonly options: ResolvedPgflowOptions,
     private readonly registry: WorkflowRegistry,
     private readonly explorer: PgflowExplorer,
     private readonly client: PgflowClient,
@@ -76,8 +76,8 @@ export class CronScheduler implements OnModuleInit, OnApplicationBootstrap, OnMo
   }
 
   onApplicationBootstrap(): void {
-    const worker = this.options.worker ?? {};
-    if (worker.enabled === false) return;
+    const worker = this.options.worker;
+    if (!worker.enabled) return;
     const flows = this.registry.decorated().filter((f): f is typeof f & CronFlow =>
       f.cron !== undefined && (!worker.flows || worker.flows.includes(f.slug)));
     if (!flows.length) return;

@@ -1,26 +1,20 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { hostname } from 'os';
-import { randomBytes } from 'crypto';
 import { Subscription } from 'rxjs';
-import { FlowCompiler } from '../definitions/definition.store';
+import { ResolvedPgflowOptions, ResolvedWorkerOptions } from '../core/options.resolver';
+import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
+import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
-import { PgflowModuleOptions } from '../interfaces/module-options.interface';
-import { MODULE_OPTIONS_TOKEN } from '../pgflow.module-definition';
-import { DEFAULTS } from '../core/pgflow.constants';
+import {
+  ClaimedTask, ClaimRequest, claimTasks, completeTasks, completeTasksAndClaim, endedRuns, releaseTasks, runStatus,
+  upsertWorker,
+} from '../db/queries';
+import { DefinitionStore } from '../definitions/definition.store';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { EndedRuns } from './ended-runs';
-import { NotifyListener } from '../db/notify.listener';
 import { ResultFlusher } from './result.flusher';
+import { RunInputCache } from './run-input.cache';
 import { errorMessage, StepInvoker } from './step.invoker';
 import { TaskPoller } from './task.poller';
-import { RunInputCache } from './run-input.cache';
-import { ClaimedTask } from '../db/queries/task.types';
-
-const CLAIMED = 'run_id, flow_slug, step_slug, task_index, attempt, input, run_input, timeout_seconds, ' +
-  'lease_expires_at, attempt_number';
-const CLAIM = `select ${CLAIMED} from pgflow.start_tasks($1::text[], $2, $3, $4::uuid[])`;
-const COMPLETE = 'select 1 from pgflow.complete_tasks($1::jsonb)';
-const COMPLETE_AND_CLAIM = `select ${CLAIMED} from pgflow.complete_tasks_and_claim($5::jsonb, $1::text[], $2, $3, $4::uuid[])`;
 
 /**
  * This process's worker: claims tasks of the flows it has handlers for, runs them,
@@ -31,46 +25,35 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /** This worker's id (`worker.workerId` or `${hostname}-${pid}-${random}`). */
   readonly workerId: string;
   private readonly logger = new Logger('Pgflow');
-  private readonly opts: Required<Omit<NonNullable<PgflowModuleOptions['worker']>, 'flows' | 'workerId'>> &
-    { flows?: string[] };
+  private readonly opts: ResolvedWorkerOptions;
   private readonly flusher: ResultFlusher;
   private readonly invoker: StepInvoker;
   private readonly poller: TaskPoller;
   private readonly subscriptions: Subscription[] = [];
   private readonly runInputs = new RunInputCache();
   private readonly endedRuns = new EndedRuns();
-  /** Claimed tasks of recently ended runs whose run is being checked (see `stillLive`). */
-  private checking = 0;
-  private heartbeat?: NodeJS.Timeout;
+  /** Claimed tasks of recently ended runs, holding their slots while their run is checked. */
+  private awaitingRunCheck = 0;
+  private heartbeatTimer?: NodeJS.Timeout;
   private runCheck?: NodeJS.Timeout;
   private checkingRuns = false;
   private started = false;
 
   constructor(
-    @Inject(MODULE_OPTIONS_TOKEN) options: PgflowModuleOptions,
+    @Inject(PGFLOW_OPTIONS) options: ResolvedPgflowOptions,
     private readonly db: PgflowDatabase,
     private readonly registry: WorkflowRegistry,
-    private readonly compiler: FlowCompiler,
+    private readonly definitions: DefinitionStore,
     private readonly listener: NotifyListener,
   ) {
-    const w = options.worker ?? {};
-    this.workerId = w.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.opts = {
-      enabled: w.enabled ?? true,
-      flows: w.flows,
-      batchSize: w.batchSize ?? DEFAULTS.batchSize,
-      maxConcurrency: w.maxConcurrency ?? DEFAULTS.maxConcurrency,
-      pollIntervalMs: w.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
-      heartbeatIntervalMs: w.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
-      shutdownTimeoutMs: w.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
-      autoStart: w.autoStart ?? true,
-    };
+    this.opts = options.worker;
+    this.workerId = options.worker.workerId;
     this.flusher = new ResultFlusher(db, (json) => this.report(json));
     this.invoker = new StepInvoker(registry, this.flusher, this.workerId);
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
       dispatch: (task) => this.dispatch(task),
-      running: () => this.invoker.size + this.checking,
+      running: () => this.invoker.size + this.awaitingRunCheck,
       maxConcurrency: this.opts.maxConcurrency,
       batchSize: this.opts.batchSize,
       pollIntervalMs: this.opts.pollIntervalMs,
@@ -92,9 +75,9 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** New handlers were registered: advertise the flows and look for their tasks now. */
-  flowsChanged(): void {
+  private flowsChanged(): void {
     if (!this.started) return;
-    void this.beat('online');
+    void this.heartbeat('online');
     this.poller.wake();
   }
 
@@ -103,13 +86,14 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.started) return;
     this.started = true;
     this.flusher.reopen();
-    await this.compiler.ready();
+    await this.definitions.ready();
     await this.listener.start();
     this.subscriptions.push(
       this.listener.tasks$.subscribe((flow) => {
         if (this.flows().includes(flow)) this.poller.wake();
       }),
       this.listener.connected$.subscribe(() => this.poller.wake()),
+      this.registry.handlersRegistered$.subscribe(() => this.flowsChanged()),
       this.listener.control$.subscribe(({ runId, status }) => {
         if (status === 'cancelled' || status === 'failed') {
           this.endedRuns.markEnded(runId);
@@ -119,9 +103,9 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
         }
       }),
     );
-    await this.beat('online');
-    this.heartbeat = setInterval(() => void this.beat('online'), this.opts.heartbeatIntervalMs);
-    this.heartbeat.unref();
+    await this.heartbeat('online');
+    this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), this.opts.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
     this.runCheck = setInterval(() => void this.checkRunningRuns(), this.opts.pollIntervalMs);
     this.runCheck.unref();
     this.poller.start();
@@ -137,35 +121,34 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.started = false;
     await this.poller.stop();
     const deadline = Date.now() + this.opts.shutdownTimeoutMs;
-    while (this.invoker.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await this.untilOrDeadline(this.invoker.idle(), deadline);
     const unfinished = this.invoker.abortAll();
     if (unfinished.length) {
       this.logger.warn(`shutdown deadline passed; releasing ${unfinished.length} running task(s)`);
       await this.release(unfinished);
     }
-    let drainTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.flusher.drain(),
-      new Promise((r) => (drainTimer = setTimeout(r, Math.max(1000, deadline - Date.now())))),
-    ]);
-    clearTimeout(drainTimer);
+    await this.untilOrDeadline(this.flusher.drain(), Math.max(Date.now() + 1000, deadline));
     const dropped = this.flusher.abandon();
     if (dropped) {
       this.logger.warn(`${dropped} result(s) could not be reported before the deadline; ` +
         'their tasks run again when their leases expire');
     }
-    clearInterval(this.heartbeat);
+    clearInterval(this.heartbeatTimer);
     clearInterval(this.runCheck);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
-    await this.beat('stopped');
+    await this.heartbeat('stopped');
     this.logger.log(`worker ${this.workerId} stopped`);
+  }
+
+  private async untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
   }
 
   private async claim(n: number): Promise<ClaimedTask[]> {
     const flows = this.flows();
-    return flows.length ? this.claimVia('pgflow_claim', CLAIM, flows, n, []) : [];
+    return flows.length ? this.claimWith((request) => claimTasks(this.db, request), flows, n) : [];
   }
 
   /**
@@ -175,22 +158,24 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async report(resultsJson: string): Promise<void> {
     const flows = this.flows();
-    const loan = this.started && flows.length ? this.poller.lend() : undefined;
-    if (!loan) {
-      await this.db.hotQuery('pgflow_complete', COMPLETE, [resultsJson]);
+    const claim = this.started && flows.length ? this.poller.piggyback() : undefined;
+    if (!claim) {
+      await completeTasks(this.db, resultsJson);
       return;
     }
     let tasks: ClaimedTask[] | undefined;
     try {
-      tasks = await this.claimVia('pgflow_complete_claim', COMPLETE_AND_CLAIM, flows, loan.want, [resultsJson]);
+      tasks = await this.claimWith((request) => completeTasksAndClaim(this.db, resultsJson, request), flows, claim.want);
     } finally {
-      this.poller.repay(loan, tasks);
+      this.poller.piggybackDone(claim, tasks);
     }
   }
 
-  private async claimVia(name: string, sql: string, flows: string[], n: number, extra: unknown[]): Promise<ClaimedTask[]> {
+  /** Claims through `send`, leaving out the inputs of runs this process already holds. */
+  private async claimWith(send: (request: ClaimRequest) => Promise<ClaimedTask[]>, flows: string[], limit: number,
+  ): Promise<ClaimedTask[]> {
     const known = this.runInputs.snapshot();
-    const tasks = await this.db.hotQuery<ClaimedTask>(name, sql, [flows, this.workerId, n, [...known.keys()], ...extra]);
+    const tasks = await send({ flows, workerId: this.workerId, limit, knownRuns: [...known.keys()] });
     for (const t of tasks) {
       if (known.has(t.run_id)) t.run_input = known.get(t.run_id);
       this.runInputs.remember(t.run_id, t.run_input);
@@ -204,10 +189,10 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     // the task holds its slot while its run is checked
-    this.checking++;
-    void this.stillLive(task.run_id)
+    this.awaitingRunCheck++;
+    void this.runWantsTask(task.run_id)
       .then((live) => {
-        this.checking--;
+        this.awaitingRunCheck--;
         return live ? this.invoker.invoke(task) : undefined;
       })
       .finally(() => this.poller.slotFreed());
@@ -218,10 +203,9 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * handler would run for nothing. Only a run resumed since (whose NOTIFY we missed)
    * still wants it. If this cannot be checked the task waits for its lease to expire.
    */
-  private async stillLive(runId: string): Promise<boolean> {
-    const rows = await this.db.query<{ status: string }>('select status from pgflow.runs where run_id = $1', [runId])
-      .catch(() => []);
-    const live = rows.length > 0 && (rows[0].status === 'started' || rows[0].status === 'queued');
+  private async runWantsTask(runId: string): Promise<boolean> {
+    const status = await runStatus(this.db, runId).catch(() => undefined);
+    const live = status === 'started' || status === 'queued';
     if (live) this.endedRuns.markResumed(runId);
     return live;
   }
@@ -237,9 +221,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (!runIds.length) return;
     this.checkingRuns = true;
     try {
-      const ended = await this.db.query<{ run_id: string; status: string }>(
-        `select run_id, status from pgflow.runs where run_id = any($1::uuid[]) and status in ('cancelled', 'failed')`,
-        [runIds]);
+      const ended = await endedRuns(this.db, runIds);
       for (const { run_id: runId, status } of ended) {
         this.endedRuns.markEnded(runId);
         this.invoker.abortRun(runId, status);
@@ -253,21 +235,14 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Gives claimed tasks back to the queue, their attempts uncounted. */
   private async release(tasks: ClaimedTask[]): Promise<void> {
-    await this.db.query('select pgflow.release_tasks($1, $2::jsonb)', [this.workerId, JSON.stringify(
-      tasks.map((t) => ({ run_id: t.run_id, step_slug: t.step_slug, task_index: t.task_index, attempt: t.attempt })),
-    )]).catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
+    await releaseTasks(this.db, this.workerId, tasks)
+      .catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
   }
 
-  private async beat(status: 'online' | 'stopped'): Promise<void> {
+  /** Registers this worker or refreshes its heartbeat (flows, status). */
+  private async heartbeat(status: 'online' | 'stopped'): Promise<void> {
     try {
-      await this.db.query(
-        `insert into pgflow.workers (worker_id, flows, status, started_at, last_heartbeat_at, stopped_at)
-         values ($1, $2::text[], $3, now(), now(), case when $3 = 'stopped' then now() end)
-         on conflict (worker_id) do update
-           set flows = excluded.flows, status = excluded.status, last_heartbeat_at = now(),
-               stopped_at = excluded.stopped_at`,
-        [this.workerId, this.flows(), status],
-      );
+      await upsertWorker(this.db, this.workerId, this.flows(), status);
     } catch (err) {
       this.logger.warn(`heartbeat failed: ${errorMessage(err)}`);
     }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { PgflowDatabase } from '../db/pgflow.database';
+import { backoffMs } from '../core/backoff';
 import { isDataError } from '../core/errors/sql-error.mapper';
-import { TaskAttempt } from '../db/queries/task.types';
+import { failTask, Queryable, TaskAttempt } from '../db/queries';
 
 interface Completion extends TaskAttempt {
   output: string;
@@ -44,7 +44,7 @@ export class ResultFlusher {
    * worker's sender also claims tasks in the same round trip when it has free slots.
    */
   constructor(
-    private readonly db: PgflowDatabase,
+    private readonly db: Queryable,
     private readonly send: (resultsJson: string) => Promise<void>,
   ) {}
 
@@ -114,9 +114,7 @@ export class ResultFlusher {
       for (let i = 0; i < failures.length; i++) {
         try {
           const f = failures[i];
-          await this.db.query('select pgflow.fail_task($1, $2, $3, $4, $5, $6)', [
-            f.run_id, f.step_slug, f.task_index, f.attempt, f.error, f.nonRetryable,
-          ]);
+          await failTask(this.db, f, f.error, f.nonRetryable);
           this.errors = 0;
         } catch (err) {
           if (isDataError(err)) {
@@ -163,7 +161,7 @@ export class ResultFlusher {
 
   private async backoff(err: Error): Promise<void> {
     this.errors++;
-    const delay = Math.min(10_000, 50 * 2 ** Math.min(this.errors, 8));
+    const delay = backoffMs(this.errors, 50, 10_000);
     this.logger.warn(`reporting results failed (${err.message}); retrying in ${delay} ms`);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, delay);

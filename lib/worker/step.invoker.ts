@@ -1,21 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { NonRetryableError } from '../core/errors/non-retryable.error';
-import { PgflowError, PgflowValidationError } from '../core/errors/pgflow.error';
+import { PgflowValidationError } from '../core/errors/pgflow.error';
+import { TaskAbortedError } from '../core/errors/task-aborted.error';
 import { toJsonText } from '../core/json.codec';
 import { StepContext } from '../interfaces/step-context.interface';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { ResultFlusher } from './result.flusher';
 import { attemptKey, ClaimedTask } from '../db/queries/task.types';
-
-/** Why a running handler's signal was aborted. */
-export class TaskAbortedError extends PgflowError {
-  constructor(
-    readonly reason: 'timeout' | 'cancelled' | 'shutdown',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface Running {
   task: ClaimedTask;
@@ -40,6 +31,8 @@ export function errorMessage(err: unknown): string {
 export class StepInvoker {
   private readonly logger = new Logger('Pgflow');
   private readonly running = new Map<string, Running>();
+  /** Resolvers of `idle()` promises, called when the last running task ends. */
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly registry: WorkflowRegistry,
@@ -49,6 +42,12 @@ export class StepInvoker {
 
   get size(): number {
     return this.running.size;
+  }
+
+  /** Resolves when no task is running (at once if none is). */
+  idle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   tasks(): ClaimedTask[] {
@@ -96,6 +95,7 @@ export class StepInvoker {
     } finally {
       clearTimeout(timer);
       this.running.delete(key);
+      if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 

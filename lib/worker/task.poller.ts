@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { ClaimedTask } from '../db/queries/task.types';
+import { backoffMs } from '../core/backoff';
+import { ClaimedTask } from '../db/queries';
 
 export interface PollerDeps {
   /** Claims up to `n` tasks. */
@@ -13,8 +14,11 @@ export interface PollerDeps {
   pollIntervalMs: number;
 }
 
-/** A claim lent to a caller that sends a query anyway; repay it with `repay()`. */
-export interface ClaimLoan {
+/**
+ * A claim that rides along on a query the caller sends anyway (the flusher's completion
+ * query claims too); end it with `piggybackDone()`.
+ */
+export interface PiggybackClaim {
   /** How many tasks the caller may claim. */
   readonly want: number;
 }
@@ -47,7 +51,7 @@ export class TaskPoller {
   private inFlight = 0;
   private reserved = 0;
   private readonly pending = new Set<Promise<void>>();
-  private readonly loans = new Map<ClaimLoan, () => void>();
+  private readonly piggybacks = new Map<PiggybackClaim, () => void>();
   /** The last claim came back full: more is waiting, so both lanes claim. */
   private backlog = false;
   private wakeRequested = false;
@@ -106,29 +110,29 @@ export class TaskPoller {
   }
 
   /**
-   * Lends a claim to a caller that is about to send a query anyway (the flusher
+   * Hands a claim to a caller that is about to send a query anyway (the flusher
    * reporting results): undefined when both lanes are busy or no slot is free.
    */
-  lend(): ClaimLoan | undefined {
+  piggyback(): PiggybackClaim | undefined {
     if (this.state !== 'running' || this.inFlight >= this.lanes) return undefined;
     const want = this.wanted();
     if (want <= 0) return undefined;
-    // a refill pending for slots freed before now: this loan claims for them
+    // a refill pending for slots freed before now: this claim is for them
     clearImmediate(this.refill);
     this.refill = undefined;
     this.wakeRequested = false;
-    const loan: ClaimLoan = { want: this.reserve(want) };
-    this.track(new Promise<void>((resolve) => this.loans.set(loan, resolve)));
-    return loan;
+    const claim: PiggybackClaim = { want: this.reserve(want) };
+    this.track(new Promise<void>((resolve) => this.piggybacks.set(claim, resolve)));
+    return claim;
   }
 
-  /** The tasks the lent claim got; `undefined` when its query failed (then we claim ourselves). */
-  repay(loan: ClaimLoan, tasks: ClaimedTask[] | undefined): void {
-    const resolve = this.loans.get(loan);
+  /** The tasks the piggybacked claim got; `undefined` when its query failed (then we claim ourselves). */
+  piggybackDone(claim: PiggybackClaim, tasks: ClaimedTask[] | undefined): void {
+    const resolve = this.piggybacks.get(claim);
     if (!resolve) return;
-    this.loans.delete(loan);
+    this.piggybacks.delete(claim);
     if (!tasks) this.wakeRequested = true;
-    this.settle(tasks ?? [], loan.want, this.deps.pollIntervalMs);
+    this.settle(tasks ?? [], claim.want, this.deps.pollIntervalMs);
     resolve();
   }
 
@@ -157,7 +161,7 @@ export class TaskPoller {
       this.settle(tasks, want, this.deps.pollIntervalMs);
     } catch (err) {
       this.errors++;
-      const delay = Math.min(30_000, 100 * 2 ** Math.min(this.errors, 9));
+      const delay = backoffMs(this.errors, 100, 30_000);
       this.logger.warn(`claiming tasks failed (${(err as Error).message}); retrying in ${delay} ms`);
       this.settle([], want, delay);
     }

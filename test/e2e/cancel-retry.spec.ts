@@ -4,8 +4,7 @@ import {
   PgflowClient, PgflowRunCancelledError, PgflowRunFailedError, PgflowRunStateError, PgflowUnknownRunError,
   PgflowValidationError, RunInfo, Step, StepContext, Workflow,
 } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
-import { eventually, useNestApps } from '../support/nest-harness';
+import { eventually, useNestApps, appSql } from '../support/nest-harness';
 
 /** A promise with its resolver, for handlers and tests to meet. */
 class Latch {
@@ -96,11 +95,11 @@ describe('cancelRun and retryRun through the module', () => {
 
   async function boot() {
     const app = await createApp({ providers: [Probe, LongJobFlow, StubbornFlow, PipelineFlow] });
-    return { app, client: app.get(PgflowClient), probe: app.get(Probe), db: app.get(PgflowDatabase) };
+    return { app, client: app.get(PgflowClient), probe: app.get(Probe), db: appSql(app) };
   }
 
   async function tasks(app: TestingModule, runId: string) {
-    return app.get(PgflowDatabase).query<{ step_slug: string; task_index: number; status: string; output: unknown;
+    return appSql(app).query<{ step_slug: string; task_index: number; status: string; output: unknown;
       attempts_count: number }>(
       `select step_slug, task_index, status, output, attempts_count from pgflow.step_tasks
         where run_id = $1 order by step_slug, task_index`, [runId]);

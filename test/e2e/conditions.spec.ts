@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { NonRetryableError, PgflowClient, RunInfo, Step, StepContext, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
-import { useNestApps } from '../support/nest-harness';
+import { useNestApps, appSql } from '../support/nest-harness';
 
 /** Which handlers ran, on which attempts. */
 @Injectable()
@@ -145,7 +144,7 @@ describe('conditions and whenExhausted through decorated workflows', () => {
 
   it('stores if / ifNot / whenUnmet / whenExhausted in the step definitions', async () => {
     const { app } = await boot();
-    const rows = await app.get(PgflowDatabase).query(
+    const rows = await appSql(app).query(
       `select step_slug, condition_if, condition_if_not, when_unmet, when_exhausted from pgflow.steps
         where flow_slug = 'order' and step_slug in ('ship', 'express') order by step_index`);
     expect(rows).toEqual([

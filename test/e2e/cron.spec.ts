@@ -3,9 +3,8 @@ import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { TestingModule } from '@nestjs/testing';
 import { IsInt, Min } from 'class-validator';
 import { PgflowDefinitionError, Step, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { CronScheduler } from '../../lib/schedulers/cron.scheduler';
-import { eventually, useNestApps } from '../support/nest-harness';
+import { eventually, useNestApps, appSql } from '../support/nest-harness';
 
 @Workflow({ slug: 'ticker', cron: '* * * * * *', cronInput: { source: 'cron' } })
 class TickerFlow {
@@ -70,7 +69,7 @@ describe('@Workflow({ cron })', () => {
   const { createApp, closeApp } = useNestApps();
 
   async function runs(app: TestingModule): Promise<TickRun[]> {
-    return app.get(PgflowDatabase).query<TickRun>(
+    return appSql(app).query<TickRun>(
       `select idempotency_key, created_at, status, output from pgflow.runs where flow_slug = 'ticker'
         order by idempotency_key`);
   }
@@ -100,10 +99,11 @@ describe('@Workflow({ cron })', () => {
     const times = ticked.map((r) => {
       expect(r.idempotency_key).toMatch(/^cron:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
       const at = new Date(r.idempotency_key.slice('cron:'.length));
-      // a run is created at or after its tick, within the second, so no tick has a second run
-      // under a neighbouring key
+      // a run is created at or after its tick (never under a later key), and soon after it;
+      // the bound allows a loaded machine (seen: 1.1 s). Which key a late tick gets is
+      // test/unit/cron-tick.spec.ts's
       expect(r.created_at.getTime()).toBeGreaterThanOrEqual(at.getTime() - 5);
-      expect(r.created_at.getTime()).toBeLessThan(at.getTime() + 1000);
+      expect(r.created_at.getTime()).toBeLessThan(at.getTime() + 3000);
       return at.getTime();
     });
     for (let i = 1; i < times.length; i++) {

@@ -1,7 +1,6 @@
 import { FlowBuilder, PgflowClient, PgflowDefinitionError, PgflowUnknownFlowError, PgflowValidationError,
   Step, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
-import { useNestApps } from '../support/nest-harness';
+import { useNestApps, appSql } from '../support/nest-harness';
 
 describe('dynamic workflows', () => {
   const { createApp, closeApp } = useNestApps();
@@ -51,7 +50,7 @@ describe('dynamic workflows', () => {
   it('starts runs from plain SQL and from a trigger, picked up at once through NOTIFY', async () => {
     const app = await createApp({ worker: { pollIntervalMs: 60_000 } });
     const builder = app.get(FlowBuilder);
-    const db = app.get(PgflowDatabase);
+    const db = appSql(app);
     await builder.createFlow('on_order');
     await builder.addStep('on_order', 'ship', []);
     builder.registerHandlers('on_order', { ship: (input: { run: { id: number } }) => `shipped ${input.run.id}` });
@@ -74,7 +73,7 @@ describe('dynamic workflows', () => {
   it('refuses shape changes, applies option changes in place, and retires versions with deprecate', async () => {
     const app = await createApp();
     const builder = app.get(FlowBuilder);
-    const db = app.get(PgflowDatabase);
+    const db = appSql(app);
     const client = app.get(PgflowClient);
     await builder.createFlow('orders');
     await builder.addStep('orders', 'a');

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TestingModule } from '@nestjs/testing';
 import { PgflowClient, PgflowValidationError, Step, Workflow } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
-import { eventually, useNestApps } from '../support/nest-harness';
+import { eventually, useNestApps, appSql } from '../support/nest-harness';
 
 /** Holds `kept` runs until released, so they stay started. */
 @Injectable()
@@ -34,7 +33,7 @@ describe('pruneRuns and the retention option', () => {
   const { createApp } = useNestApps();
 
   async function counts(app: TestingModule): Promise<{ runs: number; states: number; tasks: number }> {
-    const [row] = await app.get(PgflowDatabase).query<{ runs: number; states: number; tasks: number }>(
+    const [row] = await appSql(app).query<{ runs: number; states: number; tasks: number }>(
       `select (select count(*)::int from pgflow.runs) as runs, (select count(*)::int from pgflow.step_states) as states,
               (select count(*)::int from pgflow.step_tasks) as tasks`);
     return row;
@@ -43,7 +42,7 @@ describe('pruneRuns and the retention option', () => {
   it('deletes only finished runs that ended before olderThan, with their states and tasks, across batches', async () => {
     const app = await createApp({ providers: [Gate, FleetingFlow] });
     const client = app.get(PgflowClient);
-    const db = app.get(PgflowDatabase);
+    const db = appSql(app);
     // 1200 finished runs, more than one batch: scheduled far ahead, then cancelled
     await db.query(`select pgflow.start_flow('fleeting', '{}'::jsonb, null, null, 0, now() + interval '1 hour')
                       from generate_series(1, 1200)`);

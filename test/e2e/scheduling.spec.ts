@@ -7,7 +7,7 @@ import {
   PgflowClient, PgflowModuleOptions, PgflowValidationError, PgflowWorker, Step, StepContext, Workflow,
 } from '../../lib';
 import { PgflowDatabase } from '../../lib/db/pgflow.database';
-import { useNestApps } from '../support/nest-harness';
+import { useNestApps, appSql } from '../support/nest-harness';
 
 /** Handler calls of one app, in the order they happened. */
 @Injectable()
@@ -73,11 +73,11 @@ describe('startRun options: priority, startAt, idempotencyKey, runId, manager, i
 
   async function boot(worker: PgflowModuleOptions['worker'] = {}) {
     const app = await createApp({ providers: [Lanes, LowLaneFlow, HighLaneFlow, SignupFlow], worker });
-    return { app, client: app.get(PgflowClient), lanes: app.get(Lanes), db: app.get(PgflowDatabase) };
+    return { app, client: app.get(PgflowClient), lanes: app.get(Lanes), db: appSql(app) };
   }
 
   const count = async (app: TestingModule, sql: string, params: unknown[] = []) =>
-    (await app.get(PgflowDatabase).query<{ n: number }>(`select count(*)::int as n from ${sql}`, params))[0].n;
+    (await appSql(app).query<{ n: number }>(`select count(*)::int as n from ${sql}`, params))[0].n;
 
   it('claims higher-priority tasks first across the runs of every flow, then the longest waiting', async () => {
     const { app, client, lanes } = await boot({ autoStart: false, maxConcurrency: 1 });

@@ -108,7 +108,9 @@ export function usePooledDatabase(opts: PgBouncerOptions = {}): {
     }).compile();
     // providers exist now; the listener probes and the worker claims only from init()
     const warnings: string[] = [];
-    for (const logger of [moduleRef.get(PgflowDatabase)['logger'], moduleRef.get(NotifyListener)['logger']]) {
+    const prepared = moduleRef.get(PgflowDatabase)['prepared'];
+    if (!prepared) throw new Error('the pooled DataSource has no pg pool for prepared statements');
+    for (const logger of [prepared['logger'], moduleRef.get(NotifyListener)['logger']]) {
       const warn = logger.warn.bind(logger);
       jest.spyOn(logger, 'warn').mockImplementation((message: unknown, ...rest: unknown[]) => {
         warnings.push(String(message));

@@ -11,7 +11,7 @@ interface Hit {
 }
 
 async function hit(app: PooledApp, tag: string): Promise<number> {
-  const [row] = await app.app.get(PgflowDatabase).hotQuery<Hit>('test_hit', HIT, [tag]);
+  const [row] = await app.app.get(PgflowDatabase).run<Hit>({ name: 'test_hit', text: HIT, prepared: true }, [tag]);
   return row.pid;
 }
 

@@ -1,7 +1,6 @@
 import { PgflowClient } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { Child, startChild } from '../support/child';
-import { useNestApps } from '../support/nest-harness';
+import { useNestApps, appSql } from '../support/nest-harness';
 
 describe('cancelRun seen by a handler in another process', () => {
   const { db, createApp } = useNestApps();
@@ -40,7 +39,7 @@ describe('cancelRun seen by a handler in another process', () => {
       });
       expect(child.output()).not.toContain(`ABORTED ${spared.runId}`);
 
-      const tasks = await app.get(PgflowDatabase).query<{ run_id: string; status: string; output: unknown;
+      const tasks = await appSql(app).query<{ run_id: string; status: string; output: unknown;
         claimed_by: string }>('select run_id, status, output, claimed_by from pgflow.step_tasks order by queued_at');
       expect(tasks).toEqual([
         { run_id: doomed.runId, status: 'cancelled', output: null, claimed_by: childWorker },

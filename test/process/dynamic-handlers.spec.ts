@@ -1,7 +1,6 @@
 import { FlowBuilder, PgflowClient } from '../../lib';
-import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { Child, startChild } from '../support/child';
-import { useNestApps } from '../support/nest-harness';
+import { useNestApps, appSql } from '../support/nest-harness';
 
 describe('dynamic flow whose handlers live in another process', () => {
   const { db, createApp } = useNestApps();
@@ -21,7 +20,7 @@ describe('dynamic flow whose handlers live in another process', () => {
     await builder.addStep('dynamic', 'sum', ['square']);
 
     const client = app.get(PgflowClient);
-    const query = app.get(PgflowDatabase);
+    const query = appSql(app);
     const run = await client.startRun('dynamic', { n: 2 });
     // Give this app's worker (no handlers) several poll intervals in which a wrong
     // claim would happen, then check nothing was touched.

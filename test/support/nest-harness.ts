@@ -1,7 +1,8 @@
-import { Provider, Type } from '@nestjs/common';
+import { INestApplicationContext, Provider, Type } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { Client } from 'pg';
 import { PgflowModule, PgflowModuleOptions } from '../../lib';
+import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { createTestDatabase, TestDatabase } from './database';
 
 export interface AppOptions {
@@ -89,4 +90,12 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Ad-hoc SQL on an app's own DataSource (what a test inspects or sets up directly). */
+export function appSql(app: Pick<INestApplicationContext, 'get'>): {
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
+} {
+  const { dataSource } = app.get<PgflowDatabase>(PgflowDatabase);
+  return { query: (text, params = []) => dataSource.query(text, params) };
 }

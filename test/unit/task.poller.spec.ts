@@ -116,13 +116,13 @@ describe('TaskPoller', () => {
     expect(h.open().map((c) => c.n)).toEqual([5]);
   });
 
-  it('lends a lane to a caller reporting results, and counts it as in flight', async () => {
+  it('hands a lane to a caller reporting results, and counts it as in flight', async () => {
     h = harness({ maxConcurrency: 10, batchSize: 10 });
     h.poller.start();
-    const loan = h.poller.lend();
-    expect(loan?.want).toBe(5);
-    expect(h.poller.lend()).toBeUndefined(); // own claim + loan: both lanes busy
-    h.poller.repay(loan!, [{ task_index: 100 } as ClaimedTask, { task_index: 101 } as ClaimedTask]);
+    const claim = h.poller.piggyback();
+    expect(claim?.want).toBe(5);
+    expect(h.poller.piggyback()).toBeUndefined(); // own claim + piggybacked one: both lanes busy
+    h.poller.piggybackDone(claim!, [{ task_index: 100 } as ClaimedTask, { task_index: 101 } as ClaimedTask]);
     expect(h.running.size).toBe(2);
     await h.answer(5);
     expect(h.running.size).toBe(7);
@@ -134,7 +134,7 @@ describe('TaskPoller', () => {
     expect(h.open().map((c) => c.n)).toEqual([1]);
     await h.answer(1);
     expect(h.open()).toEqual([]);
-    expect(h.poller.lend()).toBeUndefined();
+    expect(h.poller.piggyback()).toBeUndefined();
     await h.finishAll();
     expect(h.open().map((c) => c.n)).toEqual([1]);
   });
@@ -142,10 +142,10 @@ describe('TaskPoller', () => {
     h = harness({ maxConcurrency: 10, batchSize: 10 });
     h.poller.start();
     await h.answer(1); // short: the queue is empty
-    const loan = h.poller.lend(); // the flusher reports that task's result, claiming along
-    expect(loan?.want).toBe(5);
-    await h.finishAll(); // ...and its slot is freed only after the loan went out
-    h.poller.repay(loan!, []); // nothing new
+    const claim = h.poller.piggyback(); // the flusher reports that task's result, claiming along
+    expect(claim?.want).toBe(5);
+    await h.finishAll(); // ...and its slot is freed only after the piggybacked claim went out
+    h.poller.piggybackDone(claim!, []); // nothing new
     await turn();
     expect(h.open()).toEqual([]); // no claim for nothing: the next NOTIFY or poll brings work
     h.poller.wake(); // a NOTIFY

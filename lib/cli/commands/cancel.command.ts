@@ -14,7 +14,7 @@ export const cancelCommand: DatabaseCommand = {
   async run({ db, args, out }) {
     const runId = runIdArgument(args);
     // like PgflowClient.cancelRun, safe to repeat: a run that already ended keeps its status
-    const status = await cancelRun(db.query, runId);
+    const status = await cancelRun(db, runId);
     if (out.json) out.data({ runId, status });
     else if (status === 'cancelled') out.line(`run ${runId} cancelled`);
     else out.line(`run ${runId} had already ended (${status}): left as it is`);

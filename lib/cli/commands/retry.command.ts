@@ -14,8 +14,8 @@ export const retryCommand: DatabaseCommand = {
   database: true,
   async run({ db, args, out }) {
     const runId = runIdArgument(args);
-    await retryRun(db.query, runId);
-    const run = await findRun(db.query, runId);
+    await retryRun(db, runId);
+    const run = await findRun(db, runId);
     if (!run) throw new PgflowUnknownRunError(runId); // pruned in between
     if (out.json) out.data(run);
     else out.line(`run ${runId} resumed: ${run.status}, ${run.progress.completedSteps}/${run.progress.totalSteps} steps done`);

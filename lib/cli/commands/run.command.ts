@@ -17,9 +17,9 @@ export const runCommand: DatabaseCommand = {
   database: true,
   async run({ db, args, out }) {
     const runId = runIdArgument(args);
-    const run = await findRun(db.query, runId);
+    const run = await findRun(db, runId);
     if (!run) throw new PgflowUnknownRunError(runId);
-    const tasks = await listTasks(db.query, runId);
+    const tasks = await listTasks(db, runId);
     if (out.json) {
       out.data({ ...run, tasks });
       return 0;

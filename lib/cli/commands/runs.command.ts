@@ -13,7 +13,7 @@ export const runsCommand: DatabaseCommand = {
   flags: ['flow', 'status', 'limit'],
   database: true,
   async run({ db, options, out }) {
-    const runs = await listRuns(db.query, {
+    const runs = await listRuns(db, {
       flowSlug: options.flow, status: options.status, limit: options.limit ?? DEFAULT_LIMIT,
     });
     if (out.json) out.data(runs);

@@ -1,5 +1,5 @@
 import { listWorkers } from '../../db/queries/worker.queries';
-import { DEFAULTS } from '../../core/pgflow.constants';
+import { OPTION_DEFAULTS } from '../../core/options.resolver';
 import { DatabaseCommand } from '../cli.command';
 import { time } from '../cli.output';
 
@@ -13,7 +13,7 @@ export const workersCommand: DatabaseCommand = {
   database: true,
   async run({ db, out }) {
     // the CLI cannot know each worker's heartbeatIntervalMs: judged by the default
-    const workers = await listWorkers(db.query, DEFAULTS.heartbeatIntervalMs);
+    const workers = await listWorkers(db, OPTION_DEFAULTS.worker.heartbeatIntervalMs);
     if (out.json) out.data(workers);
     else if (workers.length === 0) out.line('no workers');
     else {

@@ -1,4 +1,4 @@
-import { PgflowDatabase } from '../pgflow.database';
+import { Queryable, SQL } from './statement';
 
 /** Runs deleted per `prune_runs` call: each batch is its own short transaction. */
 export const PRUNE_BATCH_SIZE = 1000;
@@ -8,11 +8,11 @@ export const PRUNE_BATCH_SIZE = 1000;
  * tasks), one bounded batch per transaction, until a batch comes back short or
  * `stopping()` turns true. Returns how many runs were deleted.
  */
-export async function pruneInBatches(db: PgflowDatabase, olderThan: Date, stopping: () => boolean = () => false,
+export async function pruneInBatches(db: Queryable, olderThan: Date, stopping: () => boolean = () => false,
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const [{ n }] = await db.query<{ n: number }>('select pgflow.prune_runs($1, $2) as n', [olderThan, PRUNE_BATCH_SIZE]);
+    const [{ n }] = await db.run<{ n: number }>(SQL.prune_runs, [olderThan, PRUNE_BATCH_SIZE]);
     total += n;
     if (n < PRUNE_BATCH_SIZE || stopping()) return total;
   }

@@ -1,4 +1,4 @@
-import { SqlQuery } from './sql-query';
+import { Queryable, SQL } from './statement';
 
 /** One task of a run as stored (its latest attempt). */
 export interface TaskSummary {
@@ -17,18 +17,10 @@ export interface TaskSummary {
 }
 
 /** The run's tasks in step declaration order, then by task index. */
-export async function listTasks(query: SqlQuery, runId: string): Promise<TaskSummary[]> {
-  const rows = await query<{ step_slug: string; task_index: number; status: TaskSummary['status'];
+export async function listTasks(db: Queryable, runId: string): Promise<TaskSummary[]> {
+  const rows = await db.run<{ step_slug: string; task_index: number; status: TaskSummary['status'];
     attempts_count: number; claimed_by: string | null; error_message: string | null; queued_at: Date;
-    started_at: Date | null; completed_at: Date | null; failed_at: Date | null }>(
-    `select t.step_slug, t.task_index, t.status, t.attempts_count, t.claimed_by, t.error_message,
-            t.queued_at, t.started_at, t.completed_at, t.failed_at
-       from pgflow.step_tasks t
-       join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-      where t.run_id = $1
-      order by s.step_index, t.task_index`,
-    [runId],
-  );
+    started_at: Date | null; completed_at: Date | null; failed_at: Date | null }>(SQL.list_tasks, [runId]);
   return rows.map((r) => ({
     stepSlug: r.step_slug, taskIndex: r.task_index, status: r.status, attempts: r.attempts_count,
     workerId: r.claimed_by, error: r.error_message, queuedAt: r.queued_at, startedAt: r.started_at,

@@ -1,16 +1,20 @@
 import { WorkerInfo } from '../../interfaces/run-info.interface';
-import { SqlQuery } from './sql-query';
+import { Queryable, SQL } from './statement';
+
+/** A worker's heartbeat: registers it, or updates its flows, status and last heartbeat. */
+export async function upsertWorker(db: Queryable, workerId: string, flows: readonly string[],
+  status: 'online' | 'stopped'): Promise<void> {
+  await db.run(SQL.upsert_worker, [workerId, flows, status]);
+}
 
 /**
  * Workers known to the database, oldest first; `stale`: online but without a
  * heartbeat for three intervals (at least 15 s).
  */
-export async function listWorkers(query: SqlQuery, heartbeatIntervalMs: number): Promise<WorkerInfo[]> {
+export async function listWorkers(db: Queryable, heartbeatIntervalMs: number): Promise<WorkerInfo[]> {
   const staleMs = Math.max(3 * heartbeatIntervalMs, 15_000);
-  const rows = await query<{ worker_id: string; flows: string[]; status: string; started_at: Date;
-    last_heartbeat_at: Date }>(
-    'select worker_id, flows, status, started_at, last_heartbeat_at from pgflow.workers order by started_at',
-  );
+  const rows = await db.run<{ worker_id: string; flows: string[]; status: string; started_at: Date;
+    last_heartbeat_at: Date }>(SQL.list_workers, []);
   return rows.map((r) => ({
     workerId: r.worker_id,
     flows: r.flows,

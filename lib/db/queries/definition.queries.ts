@@ -1,0 +1,67 @@
+import type { EntityManager } from 'typeorm';
+import { mapSqlError } from '../../core/errors/sql-error.mapper';
+import { Queryable, SQL } from './statement';
+
+/** Options of a flow as `pgflow.create_flow` stores them (null: the default). */
+export interface FlowRow {
+  slug: string;
+  maxAttempts?: number;
+  baseDelay?: number;
+  timeout?: number;
+}
+
+/** A step as `pgflow.add_step` stores it. */
+export interface StepRow {
+  slug: string;
+  dependsOn?: readonly string[];
+  map?: string;
+  initialTasks?: number;
+  maxAttempts?: number;
+  baseDelay?: number;
+  timeout?: number;
+  startDelay?: number;
+  if?: object;
+  ifNot?: object;
+  whenUnmet?: string;
+  whenExhausted?: string;
+}
+
+const json = (v: object | undefined) => (v === undefined ? null : JSON.stringify(v));
+
+/** Slugs of the steps stored for a flow (none: the flow is new). */
+export async function storedStepSlugs(db: Queryable, flowSlug: string, manager?: EntityManager): Promise<string[]> {
+  const rows = await db.run<{ step_slug: string }>(SQL.stored_step_slugs, [flowSlug], manager);
+  return rows.map((r) => r.step_slug);
+}
+
+/** Creates a flow or updates its options; typed errors for refused definitions. */
+export async function createFlow(db: Queryable, flow: FlowRow, manager?: EntityManager): Promise<void> {
+  try {
+    await db.run(SQL.create_flow,
+      [flow.slug, flow.maxAttempts ?? null, flow.baseDelay ?? null, flow.timeout ?? null], manager);
+  } catch (err) {
+    throw mapSqlError(err, { flowSlug: flow.slug });
+  }
+}
+
+/** Adds a step, or checks a stored one has the same shape and updates its options. */
+export async function addStep(db: Queryable, flowSlug: string, s: StepRow, manager?: EntityManager): Promise<void> {
+  try {
+    await db.run(SQL.add_step, [
+      flowSlug, s.slug, s.dependsOn ?? [], s.map ?? null, s.initialTasks ?? null,
+      s.maxAttempts ?? null, s.baseDelay ?? null, s.timeout ?? null, s.startDelay ?? null,
+      json(s.if), json(s.ifNot), s.whenUnmet ?? 'skip', s.whenExhausted ?? 'fail',
+    ], manager);
+  } catch (err) {
+    throw mapSqlError(err, { flowSlug });
+  }
+}
+
+/** Marks a flow deprecated (no new runs) or accepts runs again. */
+export async function deprecateFlow(db: Queryable, flowSlug: string, deprecated: boolean): Promise<void> {
+  try {
+    await db.run(SQL.deprecate_flow, [flowSlug, deprecated]);
+  } catch (err) {
+    throw mapSqlError(err, { flowSlug });
+  }
+}

@@ -1,0 +1,1 @@
+select pgflow.deprecate_flow($1, $2)

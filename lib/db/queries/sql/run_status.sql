@@ -1,0 +1,1 @@
+select status from pgflow.runs where run_id = $1

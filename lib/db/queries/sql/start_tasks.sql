@@ -1,0 +1,4 @@
+-- prepared
+-- Claims up to $3 tasks of flows $1 for worker $2; runs in $4 get no run_input (the worker has it).
+select \ir claimed-task.fragment.sql
+  from pgflow.start_tasks($1::text[], $2, $3, $4::uuid[])
