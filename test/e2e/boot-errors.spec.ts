@@ -1,4 +1,4 @@
-import { PgflowClient, PgflowDefinitionError, Step, Workflow } from '../../lib';
+import { PgflowClient, PgflowDefinitionError, PgflowValidationError, Step, Workflow } from '../../lib';
 import { useNestApps } from '../support/nest-harness';
 
 @Workflow({ slug: 'cyclic' })
@@ -138,6 +138,18 @@ describe('boot-time definition errors', () => {
   it('rejects bad option values', async () => {
     expect((await bootError([BadOptionsFlow])).message)
       .toBe('workflow "bad_opts": maxAttempts must be an integer >= 1 (got 0)');
+  });
+
+  it('fails the boot on a bad module option, naming it, before it connects', async () => {
+    // worker.maxConcurrency 0 used to make the poller's lane size NaN and spin at run time
+    for (const [worker, message] of [
+      [{ maxConcurrency: 0 }, 'invalid option worker.maxConcurrency: must be an integer >= 1 (got 0)'],
+      [{ pollIntervalMs: 0 }, 'invalid option worker.pollIntervalMs: must be an integer >= 1 (got 0)'],
+    ] as const) {
+      const err = await createApp({ providers: [CyclicFlow], worker }).then(() => undefined, (e: Error) => e);
+      expect(err).toBeInstanceOf(PgflowValidationError);
+      expect(err?.message).toBe(message);
+    }
   });
 
   it('stores nothing of a workflow that fails validation', async () => {
