@@ -6,7 +6,7 @@ import { addStep, createFlow, deprecateFlow } from '../db/queries';
 import { buildFlowDefinition } from '../definitions/dag.compiler';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { StepHandler } from '../interfaces/step-context.interface';
-import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
+import { FlowOptions, StepOptions } from '../interfaces/workflow-options.interface';
 
 /** Step options accepted by `FlowBuilder.addStep`. */
 export type DynamicStepOptions = Omit<StepOptions, 'slug' | 'dependsOn'>;
@@ -22,8 +22,8 @@ export class FlowBuilder {
     private readonly registry: WorkflowRegistry,
   ) {}
 
-  /** Creates a flow, or updates the options of an existing one. */
-  async createFlow(slug: string, opts: RetryOptions = {}): Promise<void> {
+  /** Creates a flow, or updates the options of an existing one (`runTimeout` included). */
+  async createFlow(slug: string, opts: FlowOptions = {}): Promise<void> {
     const problem = slugProblem(slug);
     if (problem) throw new PgflowDefinitionError(`flow: ${problem}`);
     // validates option values with the same rules and messages as decorated workflows

@@ -9,11 +9,12 @@ import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
 import * as runs from '../db/queries/run.queries';
-import { listWorkers, pruneInBatches } from '../db/queries';
+import { listWorkers, pruneInBatches, sendSignal } from '../db/queries';
 import { DefinitionStore } from '../definitions/definition.store';
 import { validateRunInput } from '../definitions/input.validator';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
-import { ListRunsFilter, RunEvent, RunInfo, StartRunOptions, WorkerInfo } from '../interfaces/run-info.interface';
+import { ListRunsFilter, RunEvent, RunInfo, SignalOptions, SignalResult, StartRunOptions, WorkerInfo }
+  from '../interfaces/run-info.interface';
 import { RunWatcher } from './run.watcher';
 
 /** Starts, inspects, awaits, cancels and resumes runs. */
@@ -108,6 +109,28 @@ export class PgflowClient {
     assertRunId(runId);
     await runs.retryRun(this.db, runId);
     return (await this.fetchRun(runId)) as RunInfo;
+  }
+
+  /**
+   * Sends signal `name` to a run. The step of the run's flow that waits on that name
+   * takes it (its handler gets `payload` as `input.signal`) as soon as it waits, or at
+   * once if it waits already; a signal sent earlier is kept until then. `opts.id`
+   * deduplicates: a second signal with the same id for the same run and name stores
+   * nothing and resolves with `created: false`. With `opts.manager` it is written in
+   * the caller's transaction and acts only at commit. Refused with nothing written:
+   * PgflowUnknownRunError (no such run), PgflowValidationError (no step waits on `name`,
+   * a payload that is not JSON or over 16 MiB), PgflowRunStateError (a finished run).
+   */
+  async signal(runId: string, name: string, payload?: unknown, opts: SignalOptions = {}): Promise<SignalResult> {
+    assertRunId(runId);
+    if (typeof name !== 'string' || !name) {
+      throw new PgflowValidationError(`signal name must be a non-empty string (got ${JSON.stringify(name)})`);
+    }
+    if (opts.id !== undefined && (typeof opts.id !== 'string' || !opts.id || opts.id.length > 255)) {
+      throw new PgflowValidationError(`signal id must be a string of 1 to 255 characters (got ${JSON.stringify(opts.id)})`);
+    }
+    const json = toJsonText(payload === undefined ? null : payload, `payload of signal "${name}"`);
+    return sendSignal(this.db, runId, name, json, opts.id ?? null, opts.manager);
   }
 
   /** Runs, newest first. */

@@ -1,5 +1,5 @@
 import { PgflowDefinitionError } from '../core/errors/pgflow.error';
-import { RetryOptions, StepOptions } from '../interfaces/workflow-options.interface';
+import { FlowOptions, StepOptions } from '../interfaces/workflow-options.interface';
 import { slugProblem } from '../core/slug';
 
 /** A validated step, dependencies resolved (sequential form applied). */
@@ -16,18 +16,24 @@ export interface StepDefinition {
   ifNot?: object;
   whenUnmet: 'skip' | 'skip-cascade';
   whenExhausted: 'fail' | 'skip' | 'skip-cascade';
+  signal?: string;
+  signalTimeout?: number;
 }
 
 /** A validated flow whose steps are in topological order (declaration order breaks ties). */
 export interface FlowDefinition {
   slug: string;
-  options: RetryOptions;
+  options: FlowOptions;
   steps: StepDefinition[];
 }
 
-const RANGES: Array<[keyof RetryOptions | 'startDelay' | 'initialTasks', number]> = [
+const RANGES: Array<[keyof FlowOptions | 'startDelay' | 'initialTasks' | 'signalTimeout', number]> = [
   ['maxAttempts', 1], ['baseDelay', 0], ['timeout', 1], ['startDelay', 0], ['initialTasks', 1],
+  ['signalTimeout', 1], ['runTimeout', 1],
 ];
+
+/** Step slugs that are input keys of their own. */
+const RESERVED: Record<string, string> = { run: 'the run input', signal: 'the signal payload' };
 
 function optionProblems(opts: Record<string, unknown>): string[] {
   const problems: string[] = [];
@@ -46,7 +52,7 @@ function optionProblems(opts: Record<string, unknown>): string[] {
  * Throws PgflowDefinitionError naming the workflow, the step and the problem.
  */
 export function buildFlowDefinition(
-  flow: { slug: string } & RetryOptions,
+  flow: { slug: string } & FlowOptions,
   declared: Array<StepOptions & { slug: string }>,
 ): FlowDefinition {
   const flowProblem = slugProblem(flow.slug);
@@ -57,17 +63,18 @@ export function buildFlowDefinition(
   };
 
   const flowOptionProblems = optionProblems({
-    maxAttempts: flow.maxAttempts, baseDelay: flow.baseDelay, timeout: flow.timeout,
+    maxAttempts: flow.maxAttempts, baseDelay: flow.baseDelay, timeout: flow.timeout, runTimeout: flow.runTimeout,
   });
   if (flowOptionProblems.length) fail(null, flowOptionProblems.join('; '));
   if (declared.length === 0) fail(null, 'has no steps (decorate methods with @Step)');
 
   const sequential = declared.every((s) => s.dependsOn === undefined && s.map === undefined);
   const seen = new Set<string>();
+  const signals = new Map<string, string>();
   const steps: StepDefinition[] = declared.map((s, i) => {
     const problem = slugProblem(s.slug);
     if (problem) fail(String(s.slug), problem);
-    if (s.slug === 'run') fail(s.slug, 'slug "run" is reserved for the run input');
+    if (Object.hasOwn(RESERVED, s.slug)) fail(s.slug, `slug "${s.slug}" is reserved for ${RESERVED[s.slug]}`);
     if (seen.has(s.slug)) fail(s.slug, 'duplicate step slug');
     seen.add(s.slug);
     const deps = sequential ? (i > 0 ? [declared[i - 1].slug] : []) : [...(s.dependsOn ?? [])];
@@ -90,10 +97,19 @@ export function buildFlowDefinition(
     if (s.whenExhausted !== undefined && !['fail', 'skip', 'skip-cascade'].includes(s.whenExhausted)) {
       fail(s.slug, `whenExhausted must be 'fail', 'skip' or 'skip-cascade' (got ${JSON.stringify(s.whenExhausted)})`);
     }
+    if (s.signal !== undefined) {
+      const signalProblem = slugProblem(s.signal);
+      if (signalProblem) fail(s.slug, `signal: ${signalProblem}`);
+      const other = signals.get(s.signal);
+      if (other) fail(s.slug, `signal "${s.signal}" is already waited on by step "${other}" (one step per signal name)`);
+      signals.set(s.signal, s.slug);
+    }
+    if (s.signalTimeout !== undefined && s.signal === undefined) fail(s.slug, 'signalTimeout needs signal');
     return {
       slug: s.slug, dependsOn: deps, map: s.map, initialTasks: s.initialTasks,
       maxAttempts: s.maxAttempts, baseDelay: s.baseDelay, timeout: s.timeout, startDelay: s.startDelay,
       if: s.if, ifNot: s.ifNot, whenUnmet: s.whenUnmet ?? 'skip', whenExhausted: s.whenExhausted ?? 'fail',
+      signal: s.signal, signalTimeout: s.signalTimeout,
     };
   });
 
@@ -108,7 +124,7 @@ export function buildFlowDefinition(
 
   return {
     slug: flow.slug,
-    options: { maxAttempts: flow.maxAttempts, baseDelay: flow.baseDelay, timeout: flow.timeout },
+    options: { maxAttempts: flow.maxAttempts, baseDelay: flow.baseDelay, timeout: flow.timeout, runTimeout: flow.runTimeout },
     steps: topologicalOrder(steps),
   };
 }

@@ -1,7 +1,7 @@
 /** Status of a run. */
 export type RunStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled';
-/** Status of a step within a run. */
-export type StepStatus = 'created' | 'started' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+/** Status of a step within a run; `waiting`: ready, waiting for its signal. */
+export type StepStatus = 'created' | 'waiting' | 'started' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 
 /** Why a run failed. */
 export interface RunError {
@@ -73,4 +73,20 @@ export interface ListRunsFilter {
   limit?: number;
   /** Only runs created before this time. */
   before?: Date;
+}
+
+/** Options of `PgflowClient.signal`. */
+export interface SignalOptions {
+  /** Deduplicates per run and name: a second signal with this id is not stored again. Default: a new uuid. */
+  id?: string;
+  /** Send the signal inside the caller's transaction: it acts only if that commits. */
+  manager?: import('typeorm').EntityManager;
+}
+
+/** What `PgflowClient.signal` resolves with. */
+export interface SignalResult {
+  /** The stored signal's id (`opts.id` when given). */
+  signalId: string;
+  /** `false`: a signal with this id was already stored; nothing changed. */
+  created: boolean;
 }

@@ -10,8 +10,18 @@ export interface RetryOptions {
   timeout?: number;
 }
 
+/** Options of a flow as a whole (`@Workflow`, `FlowBuilder.createFlow`). */
+export interface FlowOptions extends RetryOptions {
+  /**
+   * Seconds from a run's start: a run not finished by then fails with
+   * `run timed out after <n> s`, its unfinished steps cancelled and running handlers
+   * aborted. Default: none.
+   */
+  runTimeout?: number;
+}
+
 /** Options of `@Workflow`. */
-export interface WorkflowOptions extends RetryOptions {
+export interface WorkflowOptions extends FlowOptions {
   /** Flow slug, `^[a-zA-Z_][a-zA-Z0-9_]*$`, at most 128 characters. */
   slug: string;
   /** class-validator DTO the run input must satisfy. Default: none. */
@@ -43,6 +53,19 @@ export interface StepOptions extends RetryOptions {
   ifNot?: object;
   /** What an unmet condition does. Default `'skip'`. */
   whenUnmet?: 'skip' | 'skip-cascade';
-  /** What exhausted attempts do. Default `'fail'` (the run fails). */
+  /** What exhausted attempts (or a wait past `signalTimeout`) do. Default `'fail'` (the run fails). */
   whenExhausted?: 'fail' | 'skip' | 'skip-cascade';
+  /**
+   * Once ready, the step waits (status `'waiting'`, holding no task) for a signal of
+   * this name sent to the run (`PgflowClient.signal`, `pgflow.send_signal`); its
+   * handler gets the payload as `input.signal`. A slug-like name, one step per name
+   * and flow. Default: none (the step does not wait).
+   */
+  signal?: string;
+  /**
+   * Seconds the step waits for its signal; then it is exhausted with
+   * `signal '<name>' not received within <n> s` and `whenExhausted` decides.
+   * Default: none (it waits as long as the run lives).
+   */
+  signalTimeout?: number;
 }

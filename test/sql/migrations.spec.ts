@@ -36,8 +36,19 @@ describe('pgflow migrations, one at a time', () => {
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).toContain('t.ctid = any(array(');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
 
+    expect(await exists('pgflow.send_signal(uuid,text,jsonb,text)')).toBe(true);
+
+    // 0003 (signals) undone: its functions, columns and table are gone, 0002's texts are back
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await exists('pgflow.send_signal(uuid,text,jsonb,text)')).toBe(false);
+    expect(await exists('pgflow.add_step(text,text,text[],text,int,int,int,int,int,jsonb,jsonb,text,text)')).toBe(true);
+    expect(await exists('pgflow.create_flow(text,int,int,int)')).toBe(true);
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).not.toContain('expire_waits');
+    expect(await ds.query(`select to_regclass('pgflow.signals') as t`)).toEqual([{ t: null }]);
+
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -2));
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).toContain('with picked as');
     expect(await source('pgflow.cascade_finished(uuid[],text[])')).not.toContain('completed');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(true);

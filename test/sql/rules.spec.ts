@@ -44,6 +44,18 @@ const CASES: Case[] = [
   ['whenExhausted bogus', { slug: 's', whenExhausted: 'bogus' as 'fail' }, false],
   ['if an object', { slug: 's', if: { run: { a: 1 } } }, true],
   ['if an array', { slug: 's', if: [1] as unknown as object }, false],
+  ['step slug "signal" (reserved like "run")', { slug: 'signal' }, false],
+  ['step slug "run"', { slug: 'run' }, false],
+  ['signal a slug-like name', { slug: 's', signal: 'approved_2' }, true],
+  ['signal with a dash', { slug: 's', signal: 'my-signal' }, false],
+  ['signal empty', { slug: 's', signal: '' }, false],
+  ['signal of 129 characters', { slug: 's', signal: 'x'.repeat(129) }, false],
+  ['signal named like a step', { slug: 's', signal: 'root' }, true],
+  ['signal another step already waits on', { slug: 's', signal: 'taken' }, false],
+  ['signalTimeout 1', { slug: 's', signal: 'go', signalTimeout: 1 }, true],
+  ['signalTimeout 0', { slug: 's', signal: 'go', signalTimeout: 0 }, false],
+  ['signalTimeout without signal', { slug: 's', signalTimeout: 5 }, false],
+  ['signal on a map step', { slug: 's', map: 'run', signal: 'go' }, true],
 ];
 
 describe('definition rules: TypeScript and SQL agree', () => {
@@ -51,7 +63,9 @@ describe('definition rules: TypeScript and SQL agree', () => {
 
   function tsAccepts(step: Case[1]): boolean {
     // the steps it may depend on exist (as in the SQL setup below)
-    const existing = ['root', 'other'].filter((d) => d !== step.slug).map((slug) => ({ slug, dependsOn: [] }));
+    // (root waits on signal "taken")
+    const existing = ['root', 'other'].filter((d) => d !== step.slug)
+      .map((slug) => ({ slug, dependsOn: [], ...(slug === 'root' ? { signal: 'taken' } : {}) }));
     try {
       buildFlowDefinition({ slug: 'rules' }, [...existing, { ...step, dependsOn: step.dependsOn ?? [] }]);
       return true;
@@ -65,15 +79,18 @@ describe('definition rules: TypeScript and SQL agree', () => {
     try {
       await c.query('begin');
       await c.query('select pgflow.create_flow($1)', [flow]);
-      for (const dep of ['root', 'other']) await c.query('select pgflow.add_step($1, $2)', [flow, dep]);
+      await c.query('select pgflow.add_step($1, $2, p_signal => $3)', [flow, 'root', 'taken']);
+      await c.query('select pgflow.add_step($1, $2)', [flow, 'other']);
       await c.query('savepoint s');
       try {
         await c.query(`select pgflow.add_step(p_flow_slug => $1, p_step_slug => $2, p_deps => $3::text[],
           p_map_source => $4, p_initial_tasks => $5, p_max_attempts => $6, p_base_delay => $7, p_timeout => $8,
-          p_start_delay => $9, p_if => $10::jsonb, p_when_unmet => $11, p_when_exhausted => $12)`, [
+          p_start_delay => $9, p_if => $10::jsonb, p_when_unmet => $11, p_when_exhausted => $12,
+          p_signal => $13, p_signal_timeout => $14)`, [
           flow, step.slug, step.dependsOn ?? [], step.map ?? null, step.initialTasks ?? null, step.maxAttempts ?? null,
           step.baseDelay ?? null, step.timeout ?? null, step.startDelay ?? null,
           step.if === undefined ? null : JSON.stringify(step.if), step.whenUnmet ?? 'skip', step.whenExhausted ?? 'fail',
+          step.signal ?? null, step.signalTimeout ?? null,
         ]);
         return true;
       } catch (err) {
@@ -89,6 +106,31 @@ describe('definition rules: TypeScript and SQL agree', () => {
 
   it.each(CASES.map((c, i) => [...c, i] as const))('%s', async (_what, step, accepted, i) => {
     expect({ ts: tsAccepts(step), sql: await sqlAccepts(`rules_${i}`, step) }).toEqual({ ts: accepted, sql: accepted });
+  });
+
+  it.each([[1, true], [3600, true], [0, false], [-5, false]] as const)('runTimeout %s', async (runTimeout, accepted) => {
+    const ts = (() => {
+      try {
+        buildFlowDefinition({ slug: 'rt', runTimeout }, [{ slug: 'a' }]);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    const c = await pool().connect();
+    let sql: boolean;
+    try {
+      await c.query('begin');
+      sql = await c.query('select pgflow.create_flow($1, p_run_timeout => $2)', ['rt', runTimeout])
+        .then(() => true, (err: { code?: string }) => {
+          if (!/^(PGF|23)/.test(err.code ?? '')) throw err;
+          return false;
+        });
+    } finally {
+      await c.query('rollback');
+      c.release();
+    }
+    expect({ ts, sql }).toEqual({ ts: accepted, sql: accepted });
   });
 
   it('slugs: lib/core/slug.ts, pgflow.assert_slug and the CHECK of pgflow.flows agree', async () => {

@@ -13,6 +13,7 @@ export interface FlowOptions {
   maxAttempts?: number;
   baseDelay?: number;
   timeout?: number;
+  runTimeout?: number;
 }
 
 export interface StepDef {
@@ -29,6 +30,8 @@ export interface StepDef {
   ifNot?: Json;
   whenUnmet?: string;
   whenExhausted?: string;
+  signal?: string;
+  signalTimeout?: number;
 }
 
 export interface RunRow {
@@ -111,12 +114,15 @@ const STEP_ARGS: ReadonlyArray<[keyof StepDef, string, string]> = [
   ['ifNot', 'p_if_not', 'jsonb'],
   ['whenUnmet', 'p_when_unmet', 'text'],
   ['whenExhausted', 'p_when_exhausted', 'text'],
+  ['signal', 'p_signal', 'text'],
+  ['signalTimeout', 'p_signal_timeout', 'int'],
 ];
 
 export async function createFlow(db: Db, slug: string, opts: FlowOptions = {}): Promise<void> {
   await db.query(
-    'select pgflow.create_flow(p_flow_slug => $1, p_max_attempts => $2, p_base_delay => $3, p_timeout => $4)',
-    [slug, opts.maxAttempts ?? null, opts.baseDelay ?? null, opts.timeout ?? null],
+    `select pgflow.create_flow(p_flow_slug => $1, p_max_attempts => $2, p_base_delay => $3, p_timeout => $4,
+                               p_run_timeout => $5)`,
+    [slug, opts.maxAttempts ?? null, opts.baseDelay ?? null, opts.timeout ?? null, opts.runTimeout ?? null],
   );
 }
 

@@ -1,10 +1,13 @@
+import { RunStatus } from '../../interfaces/run-info.interface';
 import { PgflowDefinitionError, PgflowError, PgflowUnknownFlowError, PgflowUnknownRunError,
   PgflowValidationError } from './pgflow.error';
+import { PgflowRunStateError } from './run-state.error';
 
 interface PgLikeError {
   code?: string;
   message: string;
-  driverError?: { code?: string; message: string };
+  detail?: string;
+  driverError?: { code?: string; message: string; detail?: string };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,7 +35,7 @@ export function isDataError(err: unknown): boolean {
 }
 
 /**
- * Translates the SQLSTATEs raised by pgflow's functions (PGF01..PGF06) into typed
+ * Translates the SQLSTATEs raised by pgflow's functions (PGF01..PGF07) into typed
  * errors; anything else is rethrown unchanged.
  */
 export function mapSqlError(err: unknown, subject: { flowSlug?: string; runId?: string } = {}): Error {
@@ -50,6 +53,11 @@ export function mapSqlError(err: unknown, subject: { flowSlug?: string; runId?: 
     case 'PGF05':
     case 'PGF06':
       return new PgflowValidationError(message);
+    case 'PGF07': {
+      // the run's status is in DETAIL
+      const status = (e?.driverError?.detail ?? e?.detail) as RunStatus;
+      return new PgflowRunStateError(subject.runId ?? '', status, message);
+    }
     case '54000':
       return new PgflowValidationError(`payload too large: ${message}`);
     case '54001':

@@ -9,4 +9,5 @@ export class FlowEntity {
   @Column({ name: 'opt_timeout', type: 'int' }) optTimeout!: number;
   @Column({ type: 'boolean' }) deprecated!: boolean;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+  @Column({ name: 'opt_run_timeout', type: 'int', nullable: true }) optRunTimeout!: number | null;
 }

@@ -17,4 +17,5 @@ export class StepStateEntity {
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt!: Date | null;
   @Column({ name: 'failed_at', type: 'timestamptz', nullable: true }) failedAt!: Date | null;
+  @Column({ name: 'wait_expires_at', type: 'timestamptz', nullable: true }) waitExpiresAt!: Date | null;
 }

@@ -19,4 +19,6 @@ export class StepEntity {
   @Column({ name: 'when_unmet', type: 'text' }) whenUnmet!: string;
   @Column({ name: 'when_exhausted', type: 'text' }) whenExhausted!: string;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+  @Column({ name: 'signal_name', type: 'text', nullable: true }) signalName!: string | null;
+  @Column({ name: 'opt_signal_timeout', type: 'int', nullable: true }) optSignalTimeout!: number | null;
 }

@@ -8,6 +8,7 @@ export interface FlowRow {
   maxAttempts?: number;
   baseDelay?: number;
   timeout?: number;
+  runTimeout?: number;
 }
 
 /** A step as `pgflow.add_step` stores it. */
@@ -24,6 +25,8 @@ export interface StepRow {
   ifNot?: object;
   whenUnmet?: string;
   whenExhausted?: string;
+  signal?: string;
+  signalTimeout?: number;
 }
 
 const json = (v: object | undefined) => (v === undefined ? null : JSON.stringify(v));
@@ -38,7 +41,7 @@ export async function storedStepSlugs(db: Queryable, flowSlug: string, manager?:
 export async function createFlow(db: Queryable, flow: FlowRow, manager?: EntityManager): Promise<void> {
   try {
     await db.run(SQL.create_flow,
-      [flow.slug, flow.maxAttempts ?? null, flow.baseDelay ?? null, flow.timeout ?? null], manager);
+      [flow.slug, flow.maxAttempts ?? null, flow.baseDelay ?? null, flow.timeout ?? null, flow.runTimeout ?? null], manager);
   } catch (err) {
     throw mapSqlError(err, { flowSlug: flow.slug });
   }
@@ -51,6 +54,7 @@ export async function addStep(db: Queryable, flowSlug: string, s: StepRow, manag
       flowSlug, s.slug, s.dependsOn ?? [], s.map ?? null, s.initialTasks ?? null,
       s.maxAttempts ?? null, s.baseDelay ?? null, s.timeout ?? null, s.startDelay ?? null,
       json(s.if), json(s.ifNot), s.whenUnmet ?? 'skip', s.whenExhausted ?? 'fail',
+      s.signal ?? null, s.signalTimeout ?? null,
     ], manager);
   } catch (err) {
     throw mapSqlError(err, { flowSlug });

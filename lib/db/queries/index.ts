@@ -10,3 +10,4 @@ export * from './worker.queries';
 export * from './task-history.queries';
 export * from './prune.queries';
 export * from './notify.queries';
+export * from './signal.queries';

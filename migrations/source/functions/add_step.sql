@@ -14,7 +14,9 @@ create or replace function pgflow.add_step(
   p_if jsonb default null,
   p_if_not jsonb default null,
   p_when_unmet text default 'skip',
-  p_when_exhausted text default 'fail'
+  p_when_exhausted text default 'fail',
+  p_signal text default null,
+  p_signal_timeout int default null
 )
 returns pgflow.steps
 language plpgsql
@@ -26,6 +28,7 @@ declare
   v_missing text;
   v_step pgflow.steps;
   v_where text := format('step "%s.%s"', p_flow_slug, p_step_slug);
+  v_other text;
 begin
   perform pgflow.assert_slug('flow', p_flow_slug);
   perform pgflow.assert_slug('step', p_step_slug);
@@ -72,6 +75,22 @@ begin
     raise exception '%: whenExhausted must be fail, skip or skip-cascade (got %)', v_where, p_when_exhausted
       using errcode = 'PGF01';
   end if;
+  if p_signal is not null and (p_signal !~ '^[a-zA-Z_][a-zA-Z0-9_]*$' or length(p_signal) > 128) then
+    raise exception '%: invalid signal name "%": must match ^[a-zA-Z_][a-zA-Z0-9_]*$ and be at most 128 characters',
+      v_where, p_signal using errcode = 'PGF01';
+  end if;
+  if p_signal_timeout is not null and p_signal_timeout < 1 then
+    raise exception '%: signalTimeout must be >= 1 (got %)', v_where, p_signal_timeout using errcode = 'PGF01';
+  end if;
+  if p_signal_timeout is not null and p_signal is null then
+    raise exception '%: signalTimeout needs signal', v_where using errcode = 'PGF01';
+  end if;
+  select s.step_slug into v_other from pgflow.steps s
+   where s.flow_slug = p_flow_slug and s.signal_name = p_signal and s.step_slug <> p_step_slug;
+  if v_other is not null then
+    raise exception '%: signal "%" is already waited on by step "%" (one step per signal name)',
+      v_where, p_signal, v_other using errcode = 'PGF01';
+  end if;
   if (p_if is not null and jsonb_typeof(p_if) <> 'object') or (p_if_not is not null and jsonb_typeof(p_if_not) <> 'object') then
     raise exception '%: if/ifNot must be JSON objects', v_where using errcode = 'PGF01';
   end if;
@@ -97,8 +116,13 @@ begin
       raise exception '%: conditions (if/ifNot) changed; a flow''s shape cannot change, use a new flow slug (e.g. "%_v2")',
         v_where, p_flow_slug using errcode = 'PGF04';
     end if;
+    if v_existing.signal_name is distinct from p_signal then
+      raise exception '%: signal changed from % to %; a flow''s shape cannot change, use a new flow slug (e.g. "%_v2")',
+        v_where, coalesce(v_existing.signal_name, 'none'), coalesce(p_signal, 'none'), p_flow_slug using errcode = 'PGF04';
+    end if;
     update pgflow.steps
-       set opt_max_attempts = p_max_attempts, opt_base_delay = p_base_delay, opt_timeout = p_timeout,
+       set opt_signal_timeout = p_signal_timeout,
+           opt_max_attempts = p_max_attempts, opt_base_delay = p_base_delay, opt_timeout = p_timeout,
            opt_start_delay = p_start_delay, when_unmet = p_when_unmet, when_exhausted = p_when_exhausted
      where flow_slug = p_flow_slug and step_slug = p_step_slug
     returning * into v_step;
@@ -112,12 +136,12 @@ begin
 
   insert into pgflow.steps (flow_slug, step_slug, step_index, step_type, map_source, initial_tasks, deps_count,
                             opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-                            condition_if, condition_if_not, when_unmet, when_exhausted)
+                            condition_if, condition_if_not, when_unmet, when_exhausted, signal_name, opt_signal_timeout)
   values (p_flow_slug, p_step_slug,
           (select count(*) from pgflow.steps where flow_slug = p_flow_slug),
           case when p_map_source is null then 'single' else 'map' end, p_map_source, p_initial_tasks,
           cardinality(v_deps), p_max_attempts, p_base_delay, p_timeout, p_start_delay,
-          p_if, p_if_not, p_when_unmet, p_when_exhausted)
+          p_if, p_if_not, p_when_unmet, p_when_exhausted, p_signal, p_signal_timeout)
   returning * into v_step;
 
   insert into pgflow.deps (flow_slug, dep_slug, step_slug)

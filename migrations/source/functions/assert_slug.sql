@@ -12,5 +12,8 @@ begin
   if p_kind = 'step' and p_slug = 'run' then
     raise exception 'invalid step slug "run": it is reserved for the run input' using errcode = 'PGF01';
   end if;
+  if p_kind = 'step' and p_slug = 'signal' then
+    raise exception 'invalid step slug "signal": it is reserved for the signal payload' using errcode = 'PGF01';
+  end if;
 end;
 $$;

@@ -7,15 +7,15 @@ language plpgsql
 as $$
 begin
   update pgflow.runs
-     set status = 'failed', failed_at = now(),
+     set status = 'failed', failed_at = now(), timeout_at = null,
          error = jsonb_build_object('stepSlug', p_step_slug, 'taskIndex', p_task_index, 'message', p_message)
    where run_id = p_run_id;
   update pgflow.step_states
-     set status = 'failed', failed_at = now(), error_message = p_message
+     set status = 'failed', failed_at = now(), error_message = p_message, wait_expires_at = null
    where run_id = p_run_id and step_slug = p_step_slug;
   update pgflow.step_states
-     set status = 'cancelled'
-   where run_id = p_run_id and status in ('created', 'started');
+     set status = 'cancelled', wait_expires_at = null
+   where run_id = p_run_id and status in ('created', 'waiting', 'started');
   update pgflow.step_tasks
      set status = 'cancelled', lease_expires_at = null
    where run_id = p_run_id and status in ('queued', 'started');

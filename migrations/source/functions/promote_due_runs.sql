@@ -14,7 +14,9 @@ begin
   end if;
   with promoted as (
     update pgflow.runs r
-       set status = 'started', started_at = now()
+       set status = 'started', started_at = now(),
+           timeout_at = now() + (select make_interval(secs => f.opt_run_timeout)
+                                   from pgflow.flows f where f.flow_slug = r.flow_slug)
      where r.run_id in (select q.run_id from pgflow.runs q
                          where q.status = 'queued' and q.start_at <= now()
                          for no key update skip locked)

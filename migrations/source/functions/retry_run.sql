@@ -1,7 +1,8 @@
 -- Resumes a failed or cancelled run. Completed steps and completed map elements
 -- keep their outputs and never run again; failed and cancelled tasks are queued
 -- with a fresh attempt budget (attempts_base); steps that never started wait for
--- their dependencies again.
+-- their dependencies again (a wait that timed out waits again, with a fresh
+-- signalTimeout), and a runTimeout counts afresh from the resume.
 create or replace function pgflow.retry_run(p_run_id uuid)
 returns pgflow.runs
 language plpgsql
@@ -49,6 +50,8 @@ begin
   update pgflow.runs r
      set status = 'started', error = null, failed_at = null, cancelled_at = null,
          started_at = coalesce(r.started_at, now()), start_at = null,
+         timeout_at = now() + (select make_interval(secs => f.opt_run_timeout)
+                                 from pgflow.flows f where f.flow_slug = r.flow_slug),
          remaining_steps = (select count(*) from pgflow.step_states ss
                              where ss.run_id = r.run_id and ss.status not in ('completed', 'skipped'))
    where r.run_id = p_run_id;

@@ -2,7 +2,7 @@
 -- With p_idempotency_key, a second start of the same flow and key returns the
 -- existing run (also under concurrency: the unique index arbitrates).
 -- With p_start_at in the future the run stays 'queued' and its root tasks become
--- visible at that time.
+-- visible at that time. A flow's runTimeout counts from the run's start (timeout_at).
 create or replace function pgflow.start_flow(
   p_flow_slug text,
   p_input jsonb default '{}'::jsonb,
@@ -48,11 +48,12 @@ begin
   -- `select start_flow(...) from generate_series(...)` past 64 of them slows every
   -- session's snapshots (SubtransSLRU). A conflict on either unique key is sorted out below.
   insert into pgflow.runs (run_id, flow_slug, status, input, remaining_steps, priority, idempotency_key,
-                           start_at, started_at)
+                           start_at, started_at, timeout_at)
   values (coalesce(p_run_id, gen_random_uuid()), p_flow_slug,
           case when v_queued then 'queued' else 'started' end, v_input, v_steps,
           coalesce(p_priority, 0), p_idempotency_key, p_start_at,
-          case when v_queued then null else now() end)
+          case when v_queued then null else now() end,
+          case when v_queued then null else now() + make_interval(secs => v_flow.opt_run_timeout) end)
   on conflict do nothing
   returning * into v_run;
 

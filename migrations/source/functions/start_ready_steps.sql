@@ -16,6 +16,8 @@ declare
   v_source jsonb;
   v_n int;
   v_visible timestamptz;
+  v_signal text;
+  v_consumed boolean;
   v_fin_runs uuid[];
   v_fin_steps text[];
   v_notify text[] := '{}';
@@ -28,6 +30,7 @@ begin
     for r in
       select ss.run_id, ss.step_slug, ss.flow_slug, s.step_type, s.map_source, s.initial_tasks,
              s.condition_if, s.condition_if_not, s.when_unmet, s.opt_start_delay,
+             s.signal_name, s.opt_signal_timeout,
              run.input as run_input, run.priority, run.start_at,
              -- a dependency finished in an earlier wave, so this holds for the whole wave
              exists (select 1 from pgflow.deps d
@@ -61,6 +64,29 @@ begin
           v_fin_runs := v_fin_runs || r.run_id;
           v_fin_steps := v_fin_steps || r.step_slug;
           continue;
+        end if;
+      end if;
+
+      if r.signal_name is not null then
+        -- the signal this step's wait already took (a resumed run), else the oldest
+        -- buffered one; none: the step waits, holding no task, until send_signal
+        select sg.signal_id, sg.consumed_by is not null into v_signal, v_consumed
+          from pgflow.signals sg
+         where sg.run_id = r.run_id and sg.name = r.signal_name
+           and (sg.consumed_by is null or sg.consumed_by = r.step_slug)
+         order by sg.consumed_by is null, sg.created_at, sg.signal_id
+         limit 1;
+        if v_signal is null then
+          update pgflow.step_states
+             set status = 'waiting',
+                 wait_expires_at = greatest(now(), coalesce(r.start_at, now()))
+                                   + make_interval(secs => r.opt_signal_timeout)
+           where run_id = r.run_id and step_slug = r.step_slug;
+          continue;
+        end if;
+        if not v_consumed then
+          update pgflow.signals sg set consumed_by = r.step_slug, consumed_at = now()
+           where sg.run_id = r.run_id and sg.name = r.signal_name and sg.signal_id = v_signal;
         end if;
       end if;
 

@@ -22,6 +22,8 @@ as $$
 declare
   v_expired boolean;
   v_due boolean;
+  v_waits_due boolean;
+  v_runs_due boolean;
 begin
   -- A claim need not wait for its WAL flush: should Postgres crash first, the claim
   -- is lost and the task is simply queued again (handlers run at least once; a result
@@ -30,10 +32,19 @@ begin
   -- the next synchronous commit flushes every claim before it.
   perform set_config('synchronous_commit', 'off', true);
 
-  -- both checks are scans of tiny partial indexes that almost always find nothing
+  -- each check reads the first entry of a small partial index and almost always finds
+  -- nothing due: waits and run deadlines far in the future cost one index probe, however many
   select exists (select 1 from pgflow.step_tasks t where t.status = 'started' and t.lease_expires_at <= now()),
-         exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now())
-    into v_expired, v_due;
+         exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now()),
+         exists (select 1 from pgflow.step_states w where w.wait_expires_at <= now()),
+         exists (select 1 from pgflow.runs q where q.status = 'started' and q.timeout_at <= now())
+    into v_expired, v_due, v_waits_due, v_runs_due;
+  if v_runs_due then
+    perform pgflow.expire_runs(100);
+  end if;
+  if v_waits_due then
+    perform pgflow.expire_waits(100);
+  end if;
   if v_expired then
     perform pgflow.reclaim_expired_tasks(100);
   end if;
@@ -57,10 +68,13 @@ begin
                 for update skip locked))
        and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug and f.flow_slug = t.flow_slug
     returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.attempts_base, t.input, s.step_type,
-              s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at
+              s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at,
+              s.signal_name
   )
   select c.run_id, c.flow_slug, c.step_slug, c.task_index, c.attempts_count,
-         case when c.step_type = 'map' then c.input
+         case when c.signal_name is not null
+                then pgflow.build_signal_input(c.run_id, c.flow_slug, c.step_slug, c.step_type, c.input, r.input)
+              when c.step_type = 'map' then c.input
               when c.deps_count = 0 then jsonb_build_object('run', r.input)
               else pgflow.build_step_input(c.run_id, c.flow_slug, c.step_slug, r.input) end,
          case when c.run_id = any(p_known_runs) then null else r.input end,

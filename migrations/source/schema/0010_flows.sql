@@ -5,5 +5,7 @@ create table pgflow.flows (
   opt_base_delay   int not null default 1 check (opt_base_delay >= 0),
   opt_timeout      int not null default 60 check (opt_timeout >= 1),
   deprecated       boolean not null default false,
-  created_at       timestamptz not null default now()
+  created_at       timestamptz not null default now(),
+  -- runTimeout: seconds from a run's start before it fails, whatever it is doing
+  opt_run_timeout  int check (opt_run_timeout is null or opt_run_timeout >= 1)
 );

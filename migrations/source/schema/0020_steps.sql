@@ -19,8 +19,15 @@ create table pgflow.steps (
   when_exhausted   text not null default 'fail'
                    check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
   created_at       timestamptz not null default now(),
+  -- the signal this step waits for once ready (null: it does not wait), and for how long
+  signal_name      text check (signal_name is null
+                               or (signal_name ~ '^[a-zA-Z_][a-zA-Z0-9_]*$' and length(signal_name) <= 128)),
+  opt_signal_timeout int check (opt_signal_timeout is null or opt_signal_timeout >= 1),
   primary key (flow_slug, step_slug),
   unique (flow_slug, step_index),
   check ((step_type = 'map') = (map_source is not null)),
-  check (step_type = 'single' or initial_tasks is null)
+  check (step_type = 'single' or initial_tasks is null),
+  constraint steps_signal_timeout_check check (opt_signal_timeout is null or signal_name is not null)
 );
+-- one step per signal name and flow: a signal releases exactly one wait
+create unique index steps_signal_idx on pgflow.steps (flow_slug, signal_name) where signal_name is not null;

@@ -14,7 +14,9 @@ create table pgflow.runs (
   started_at      timestamptz,
   completed_at    timestamptz,
   failed_at       timestamptz,
-  cancelled_at    timestamptz
+  cancelled_at    timestamptz,
+  -- started_at + the flow's runTimeout (null: none); set while the run is started
+  timeout_at      timestamptz
 );
 create unique index runs_idempotency_idx on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
@@ -24,3 +26,5 @@ create index runs_finished_idx on pgflow.runs (coalesce(completed_at, failed_at,
   where status in ('completed', 'failed', 'cancelled');
 -- queued runs are few; the poller promotes them when start_at passes
 create index runs_queued_idx on pgflow.runs (start_at) where status = 'queued';
+-- runs with a runTimeout, in start_tasks' path: a scan that almost always finds nothing
+create index runs_timeout_idx on pgflow.runs (timeout_at) where status = 'started' and timeout_at is not null;
