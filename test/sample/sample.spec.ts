@@ -22,6 +22,7 @@ const EXPECTED_RESULT = {
     longest: 'Map steps fan out',
     indexedTerms: 15,
     indexAttempts: 2,
+    approvedBy: 'sample reviewer',
   },
 };
 
@@ -124,6 +125,8 @@ describe('sample app (npm run sample)', () => {
     expect(output).toMatch(/falling back to polling/);
     // progress lines; which intermediate states a poll catches is timing, the end is not
     expect(output).toMatch(/^\[run 1\/1\] +\d+% indexDocuments completed$/m);
+    // the approve step waited for the reviewer's signal (the runner sends it on seeing this)
+    expect(output).toMatch(/^\[run 1\/1\] +\d+% approve waiting$/m);
     expect(output).toMatch(/^\[run 1\/1\] 100% run completed$/m);
     expect(output).toMatch(/^throughput: 1\/1 runs completed/m);
     // (ts-node may leave its compile cache there; that is not ours to judge)

@@ -4,7 +4,7 @@ import { ProgressDisplay, RunProgress, stepLabel } from './run-progress';
 const BAR_WIDTH = 20;
 const REDRAW_MS = 100;
 const MARK: Record<string, string> = {
-  created: '·', started: '▶', completed: '✔', failed: '✖', skipped: '↷', cancelled: '⊘',
+  created: '·', waiting: '⏸', started: '▶', completed: '✔', failed: '✖', skipped: '↷', cancelled: '⊘',
 };
 
 /**

@@ -21,6 +21,11 @@ export interface BatchSummary {
   longest: string;
 }
 
+/** The signal a reviewer sends to release the `approve` step. */
+export interface Approval {
+  by: string;
+}
+
 /** What the index step reports back. */
 export interface IndexReceipt {
   documents: number;

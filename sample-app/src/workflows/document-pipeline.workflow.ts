@@ -1,6 +1,6 @@
 import { NonRetryableError, Step, StepContext, Workflow } from '../../../lib';
 import { DocumentStore } from '../services/document-store.service';
-import { BatchSummary, Document, DocumentAnalysis, IndexReceipt } from '../services/document.types';
+import { Approval, BatchSummary, Document, DocumentAnalysis, IndexReceipt } from '../services/document.types';
 import { SearchIndex } from '../services/search-index.service';
 import { TextAnalyzer } from '../services/text-analyzer.service';
 import { DocumentBatchInput } from './document-batch.input';
@@ -14,10 +14,12 @@ export interface PipelineReport {
   longest: string;
   indexedTerms: number;
   indexAttempts: number;
+  approvedBy: string;
 }
 
 /**
- * fetchDocuments → analyse (one task per document) → summarise ∥ index → report.
+ * fetchDocuments → analyse (one task per document) → summarise ∥ index → report, and
+ * `approve` between summarise and report: it waits for a reviewer's `approved` signal.
  * The steps are plain methods on a DI-managed provider, so they use injected services.
  */
 @Workflow({ slug: 'document_pipeline', input: DocumentBatchInput, maxAttempts: 3, baseDelay: 1, timeout: 30 })
@@ -56,9 +58,20 @@ export class DocumentPipelineWorkflow {
     return { ...this.index.add(input.analyse), attempts: ctx.attempt };
   }
 
-  /** Joins both branches into the run's output. */
-  @Step({ dependsOn: ['summarise', 'indexDocuments'] })
-  report(input: { run: DocumentBatchInput; summarise: BatchSummary; indexDocuments: IndexReceipt }): PipelineReport {
+  /**
+   * A signal step: once the summary exists it waits, holding no worker slot, until a
+   * reviewer sends the `approved` signal (here the sample's runner, on seeing it wait).
+   * Without one within 10 minutes the step is exhausted and the run fails.
+   */
+  @Step({ dependsOn: ['summarise'], signal: 'approved', signalTimeout: 600 })
+  approve(input: { summarise: BatchSummary; signal: Approval }): Approval {
+    return { by: input.signal.by };
+  }
+
+  /** Joins both branches and the approval into the run's output. */
+  @Step({ dependsOn: ['summarise', 'indexDocuments', 'approve'] })
+  report(input: { run: DocumentBatchInput; summarise: BatchSummary; indexDocuments: IndexReceipt;
+    approve: Approval }): PipelineReport {
     if (input.indexDocuments.documents !== input.summarise.documents) {
       // retrying cannot fix inconsistent inputs: fail the run at once
       throw new NonRetryableError(`indexed ${input.indexDocuments.documents} of ${input.summarise.documents} documents`);
@@ -71,6 +84,7 @@ export class DocumentPipelineWorkflow {
       longest: input.summarise.longest,
       indexedTerms: input.indexDocuments.terms,
       indexAttempts: input.indexDocuments.attempts,
+      approvedBy: input.approve.by,
     };
   }
 }
