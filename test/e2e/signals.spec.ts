@@ -80,7 +80,40 @@ class DeadlineFlow {
   }
 }
 
-const FLOWS = [OrderFlow, timeoutFlow('to_fail', 'fail'), timeoutFlow('to_skip', 'skip'),
+// The README's example (Signals): an order waits for the carrier's delivery webhook,
+// else it is refunded; here with a 1 s window instead of 3 days.
+interface Delivery { at: string; signedBy: string }
+@Injectable()
+class Payments {
+  readonly refunds: number[] = [];
+}
+@Workflow({ slug: 'order_delivery', runTimeout: 60 })
+class OrderDeliveryWorkflow {
+  constructor(private readonly payments: Payments) {}
+
+  @Step()
+  ship(input: { run: Order }) {
+    return { trackingNo: `T${input.run.id}` };
+  }
+
+  @Step({ dependsOn: ['ship'], signal: 'delivered', signalTimeout: 1, whenExhausted: 'skip' })
+  delivered(input: { run: Order; ship: { trackingNo: string }; signal: Delivery }) {
+    return input.signal;
+  }
+
+  @Step({ dependsOn: ['delivered'], if: { delivered: {} } })
+  confirm(input: { run: Order; delivered: Delivery }) {
+    return `order ${input.run.id} delivered at ${input.delivered.at}`;
+  }
+
+  @Step({ dependsOn: ['delivered'], ifNot: { delivered: {} } })
+  refund(input: { run: Order }) {
+    this.payments.refunds.push(input.run.id);
+    return `order ${input.run.id} refunded`;
+  }
+}
+
+const FLOWS = [Payments, OrderDeliveryWorkflow, OrderFlow, timeoutFlow('to_fail', 'fail'), timeoutFlow('to_skip', 'skip'),
   timeoutFlow('to_cascade', 'skip-cascade'), timeoutFlow('to_retry', 'fail', 3), FanFlow, DeadlineFlow];
 
 describe('signal steps (Nest apps)', () => {
@@ -267,6 +300,23 @@ describe('signal steps (Nest apps)', () => {
     await eventually(async () => probe.aborts.find((x) => x.runId === run.runId), 10_000, 'the handler to abort');
     const started = after!.startedAt!.getTime();
     expect(after!.failedAt!.getTime() - started).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('the README example: delivered in time → confirmed; no webhook → refunded', async () => {
+    const { app: a, client } = await app();
+    const kept = await client.startRun(OrderDeliveryWorkflow, { id: 1 });
+    await eventually(async () => (await stepStatus(client, kept.runId, 'delivered')) === 'waiting', 15_000, 'waiting');
+    await client.signal(kept.runId, 'delivered', { at: '2026-12-03T10:00Z', signedBy: 'J. Doe' }, { id: 'evt_1' });
+    await expect(client.waitForRun(kept.runId, { timeoutMs: 15_000 })).resolves.toMatchObject({
+      output: { confirm: 'order 1 delivered at 2026-12-03T10:00Z' },
+    });
+    const lost = await client.startRun(OrderDeliveryWorkflow, { id: 2 });
+    const done = await client.waitForRun(lost.runId, { timeoutMs: 20_000 });
+    expect(done.output).toEqual({ refund: 'order 2 refunded' });
+    expect(done.steps.map((x) => [x.stepSlug, x.status])).toEqual([
+      ['ship', 'completed'], ['delivered', 'skipped'], ['confirm', 'skipped'], ['refund', 'completed'],
+    ]);
+    expect(a.get(Payments).refunds).toEqual([2]);
   });
 
   it('FlowBuilder.addStep accepts signal and signalTimeout', async () => {
