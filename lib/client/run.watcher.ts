@@ -1,4 +1,6 @@
-import { filter, interval, merge, Observable } from 'rxjs';
+import { interval, merge, Observable } from 'rxjs';
+// rxjs/operators, not rxjs: the root exports operators only from 7.2 on, and the peer range starts at 7.1
+import { filter } from 'rxjs/operators';
 import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../core/errors/run.errors';
 import { PgflowUnknownRunError } from '../core/errors/pgflow.error';
 import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
