@@ -6,7 +6,7 @@ import { Engine, Workload } from './engines/engine';
 import { BenchConfig, countsNote, readConfig } from './support/bench.config';
 import { buildForWorkers } from './support/build';
 import { ensurePeersInstalled } from './support/install';
-import { EngineResults, markdownTable, medians, THROUGHPUT_PROCESSES } from './support/report';
+import { EngineResults, markdownTables, medians } from './support/report';
 import { measureFanout } from './workloads/fanout.workload';
 import { measureLatency } from './workloads/latency.workload';
 import { measureMemory } from './workloads/memory.workload';
@@ -17,14 +17,35 @@ const ROOT = join(__dirname, '..');
 const BENCH = __dirname;
 const OURS = 'pgflow';
 
-/** Engines in table order; each module is loaded only when selected. */
-const ENGINES: Record<string, () => Promise<Engine>> = {
-  pgflow: async () => new (await import('./engines/pgflow.engine')).PgflowEngine(),
-  ceiling: async () => new (await import('./engines/ceiling.engine')).CeilingEngine(),
-  pgboss: async () => new (await import('./engines/pgboss.engine')).PgBossEngine(),
-  graphile: async () => new (await import('./engines/graphile.engine')).GraphileEngine(),
-  bullmq: async () => new (await import('./engines/bullmq.engine')).BullMQEngine(),
-  dbos: async () => new (await import('./engines/dbos.engine')).DbosEngine(),
+/**
+ * Engines in table order, each in its configurations (defaults, then tuned; the raw
+ * ceilings at claims of 10 and 100); a module is loaded only when selected.
+ */
+const ENGINES: Record<string, () => Promise<Engine[]>> = {
+  pgflow: async () => {
+    const { PgflowEngine } = await import('./engines/pgflow.engine');
+    return [new PgflowEngine('defaults'), new PgflowEngine('tuned')];
+  },
+  ceiling: async () => {
+    const { CeilingEngine } = await import('./engines/ceiling.engine');
+    return [new CeilingEngine(10), new CeilingEngine(100)];
+  },
+  pgboss: async () => {
+    const { PgBossEngine } = await import('./engines/pgboss.engine');
+    return [new PgBossEngine('defaults'), new PgBossEngine('tuned')];
+  },
+  graphile: async () => {
+    const { GraphileEngine } = await import('./engines/graphile.engine');
+    return [new GraphileEngine('defaults'), new GraphileEngine('tuned')];
+  },
+  bullmq: async () => {
+    const { BullMQEngine } = await import('./engines/bullmq.engine');
+    return [new BullMQEngine('defaults'), new BullMQEngine('tuned')];
+  },
+  dbos: async () => {
+    const { DbosEngine } = await import('./engines/dbos.engine');
+    return [new DbosEngine('defaults'), new DbosEngine('tuned')];
+  },
 };
 
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
@@ -58,9 +79,9 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
       res.errors.push(msg);
     }
   };
-  const does = (w: Workload) => engine.workloads.has(w) && wanted.has(w);
+  const does = (w: Workload) => wanted.has(w) && (engine.workloads.has(w) || (w === 'latency' && ctx.config.latencyAll && !!engine.chain));
   if (does('throughput')) {
-    for (const p of THROUGHPUT_PROCESSES) {
+    for (const p of ctx.config.processes) {
       // after a drain cut off by the cap, the next rounds write a backlog of what it
       // completed then (plus some) and allow a quarter of the time: it still cannot run
       // dry, the rate is still over a busy window, and slow engines keep to the budget
@@ -121,20 +142,28 @@ async function main(): Promise<void> {
   const config = readConfig();
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
-  const keys = (config.engines ?? Object.keys(ENGINES)).filter((k) => {
-    if (ENGINES[k]) return true;
-    log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')})`);
-    return false;
-  });
   const wanted = new Set<Workload>(config.workloads ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]) : Object.values(WORKLOAD_KEYS));
   const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
 
+  // BENCH_ENGINES names engines (every configuration) or configurations by key
+  const selected = config.engines;
   const engines: Array<{ engine: Engine; res: EngineResults }> = [];
-  for (const key of keys) {
-    const engine = await ENGINES[key]();
-    const res: EngineResults = { key, label: engine.label, notes: [...engine.notes], drains: {}, latency: [], fanout: [], memory: [], errors: [] };
-    engines.push({ engine, res });
+  const matched = new Set<string>();
+  for (const [family, load] of Object.entries(ENGINES)) {
+    const byFamily = !selected || selected.includes(family);
+    if (!byFamily && !selected?.some((k) => k.startsWith(`${family}-`))) continue;
+    const configurations = await load().then((all) => all.filter((e) => byFamily || selected?.includes(e.key)));
+    if (byFamily) matched.add(family);
+    for (const engine of configurations) {
+      matched.add(engine.key);
+      const res: EngineResults = {
+        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, notes: [...engine.notes],
+        drains: {}, latency: [], fanout: [], memory: [], errors: [],
+      };
+      engines.push({ engine, res });
+    }
   }
+  for (const k of selected ?? []) if (!matched.has(k)) log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
   const results = engines.map((e) => e.res);
 
   // Each engine is set up for its turn and torn down after it, so no other engine's
@@ -154,8 +183,8 @@ async function main(): Promise<void> {
         await engine.teardown().catch(() => undefined);
         continue;
       }
-      const spawn = { buildDir, engine: engine.key, env: { BENCH_DIR: BENCH, BENCH_REDIS_URL: config.redisUrl, ...engine.workerEnv() },
-        cpuProfDir: engine.key === OURS ? cpuProfDir : undefined };
+      const spawn = { buildDir, engine: engine.worker, env: { BENCH_DIR: BENCH, BENCH_REDIS_URL: config.redisUrl, ...engine.workerEnv() },
+        cpuProfDir: engine.family === OURS ? cpuProfDir : undefined };
       try {
         await runEngine(engine, { engine, config, spawn }, res, wanted, round);
       } finally {
@@ -168,27 +197,28 @@ async function main(): Promise<void> {
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const header = [
     `Machine: ${info.cores} cores (${info.cpu}), ${info.memoryGiB} GiB, ${info.postgres}, Node ${info.node}. ` +
-      `Medians of ${config.rounds} round(s), BENCH_SCALE=${config.scale}; whole run ${minutes} min.`,
+      `Medians of ${config.rounds} round(s), BENCH_SCALE=${config.scale}${config.quick ? ', BENCH_QUICK=1' : ''}; ` +
+      `whole run ${minutes} min.`,
     `Counts: ${countsNote(config.counts)}; W2 ${config.counts.chains} chains after 10 warm-up runs, 1 worker process; ` +
       `W3 ${config.counts.fanout.toLocaleString('en-US')} elements, 2 worker processes; ` +
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
-      `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only. ` +
-      'Peers: value (peer ÷ nestjs-pgflow).',
+      `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only.`,
   ];
-  const table = markdownTable(results, OURS, header);
+  const table = markdownTables(results, OURS, config.processes, header);
   console.log('\n' + table + '\n');
   const outDir = join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
   const json = {
     generatedAt: new Date().toISOString(),
     machine: info,
-    config: { rounds: config.rounds, scale: config.scale, counts: config.counts },
-    engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r) }])),
+    config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
+    engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
     table,
   };
-  // latest.json is the full run the README quotes: a run of some engines or workloads,
-  // or at another scale, goes beside it
-  const file = config.engines || config.workloads || config.scale !== 1 ? 'partial.json' : 'latest.json';
+  // latest.json is the full run the README quotes: a quick run, a run of some engines
+  // or workloads, or one at another scale or number of rounds goes beside it
+  const full = !config.quick && !config.engines && !config.workloads && config.scale === 1 && config.rounds === 3 && !config.latencyAll;
+  const file = full ? 'latest.json' : 'partial.json';
   writeFileSync(join(outDir, file), JSON.stringify(json, null, 2) + '\n');
   log(`wrote bench/results/${file} (${minutes} min)`);
 }

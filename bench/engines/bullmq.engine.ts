@@ -1,21 +1,36 @@
 import { BenchConfig } from '../support/bench.config';
 import { loadPeer } from '../support/peer.loader';
-import { Engine, Workload } from './engine';
+import { Engine, SETTINGS_ENV, Workload, workloadsOf } from './engine';
 import {
-  BULLMQ_CONCURRENCY, BULLMQ_PREFIX, BULLMQ_QUEUES, BULLMQ_VERSION, BullFlowProducer, BullMQModule, BullQueue, BullQueueEvents,
-  redisConnection,
+  BULLMQ_DEFAULTS, BULLMQ_LATENCY_SETUP, BULLMQ_PREFIX, BULLMQ_QUEUES, BULLMQ_TUNED, BULLMQ_VERSION, BullFlowProducer, BullMQModule,
+  BullMQSettings, BullQueue, BullQueueEvents, redisConnection,
 } from './bullmq.types';
 
 const ADD_CHUNK = 1000;
 
 /** BullMQ on Redis: flows (FlowProducer) for the chain and the fan-out. */
 export class BullMQEngine implements Engine {
-  readonly key = 'bullmq';
-  readonly label = 'BullMQ (Redis)';
-  readonly workloads: ReadonlySet<Workload> = new Set<Workload>(['throughput', 'latency', 'fanout', 'memory']);
-  readonly notes = [`BullMQ ${BULLMQ_VERSION}, Redis on 127.0.0.1: Worker concurrency ${BULLMQ_CONCURRENCY} per queue, ` +
-    'defaults otherwise (completed jobs kept). Chain: a FlowProducer flow three ← two ← one; fan-out: a flow whose parent ' +
-    'sums getChildrenValues(); completion seen through job.waitUntilFinished(QueueEvents)'];
+  readonly family = 'bullmq';
+  readonly worker = 'bullmq';
+  readonly key: string;
+  readonly label: string;
+  readonly workloads: ReadonlySet<Workload>;
+  readonly notes: string[];
+  private readonly settings: BullMQSettings;
+
+  constructor(readonly kind: 'defaults' | 'tuned') {
+    this.key = `bullmq-${kind}`;
+    this.settings = kind === 'tuned' ? BULLMQ_TUNED : BULLMQ_DEFAULTS;
+    this.label = kind === 'tuned' ? `BullMQ, Redis (tuned: concurrency ${BULLMQ_TUNED.concurrency})` : 'BullMQ, Redis (defaults)';
+    this.workloads = workloadsOf(kind, kind === BULLMQ_LATENCY_SETUP);
+    this.notes = [kind === 'tuned'
+      ? `new Worker(queue, processor, { connection, concurrency: ${BULLMQ_TUNED.concurrency} }) per queue — the concurrency ` +
+        'factor of its docs (docs.bullmq.io/guide/workers/concurrency); defaults otherwise ' +
+        '(completed jobs kept). Chain: a FlowProducer flow three ← two ← one; fan-out: a flow whose parent sums ' +
+        'getChildrenValues(); completion seen through job.waitUntilFinished(QueueEvents)'
+      : `BullMQ ${BULLMQ_VERSION}, Redis 127.0.0.1: new Worker(queue, processor, { connection }) per queue, as its quick ` +
+        'start — concurrency 1, completed jobs kept'];
+  }
   private queues: BullQueue[] = [];
   private single?: BullQueue;
   private flows?: BullFlowProducer;
@@ -44,7 +59,7 @@ export class BullMQEngine implements Engine {
   }
 
   workerEnv(): Record<string, string> {
-    return {};
+    return { [SETTINGS_ENV]: JSON.stringify(this.settings) };
   }
 
   async reset(): Promise<void> {

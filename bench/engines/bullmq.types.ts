@@ -58,10 +58,23 @@ export interface BullMQModule {
   FlowProducer: new (opts: BullCommonOptions) => BullFlowProducer;
 }
 
-export const BULLMQ_VERSION = '6.7.0 (ioredis 5.9.2)';
+export const BULLMQ_VERSION = '6.7.0 (ioredis 5.11.1, the version BullMQ 6.7.0 is developed against)';
 
-/** Same handler concurrency as nestjs-pgflow's default maxConcurrency. */
-export const BULLMQ_CONCURRENCY = 10;
+/** Worker options of a configuration: none (its default concurrency 1) or a tuned concurrency. */
+export interface BullMQSettings {
+  concurrency?: number;
+}
+
+export const BULLMQ_DEFAULTS: BullMQSettings = {};
+
+/** Its W2 row: the setup with the lower p50 on this machine. */
+export const BULLMQ_LATENCY_SETUP: 'defaults' | 'tuned' = 'defaults';
+
+/**
+ * The tuned setup: BullMQ's documented throughput lever is the worker's concurrency
+ * factor (docs.bullmq.io/guide/workers/concurrency, whose example uses 50).
+ */
+export const BULLMQ_TUNED: BullMQSettings = { concurrency: 100 };
 
 /** Key prefix, so the bench touches no one else's keys. */
 export const BULLMQ_PREFIX = 'pgflow-bench';

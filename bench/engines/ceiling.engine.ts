@@ -1,27 +1,43 @@
 import { Client } from 'pg';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { BenchConfig } from '../support/bench.config';
-import { Engine, Workload } from './engine';
+import { Engine, SETTINGS_ENV, Workload } from './engine';
 
 const DB = 'bench_ceiling';
 
 /** Loops per worker process; see workers/ceiling.worker.ts. */
 export const CEILING_LOOPS = 2;
 
+/** What a ceiling worker is told: its loops and how many rows each claims at a time. */
+export interface CeilingSettings {
+  loops: number;
+  claim: number;
+}
+
 /**
  * The machine's raw Postgres limit for a job queue: a plain table, a partial index on
- * the queued rows, and per loop `claim 10 with SKIP LOCKED` then `complete those 10`.
- * No inputs, no outputs, no runs or steps: what any Postgres engine pays at least.
+ * the queued rows, and per loop `claim N with SKIP LOCKED` then `complete those N`.
+ * No inputs, no outputs, no runs or steps: what any Postgres engine pays at least for
+ * claims of N.
  */
 export class CeilingEngine implements Engine {
-  readonly key = 'ceiling';
-  readonly label = 'raw pg ceiling';
+  readonly family = 'ceiling';
+  readonly worker = 'ceiling';
+  readonly kind = 'ceiling';
+  readonly key: string;
+  readonly label: string;
   readonly workloads: ReadonlySet<Workload> = new Set<Workload>(['throughput']);
-  readonly notes = [`plain table + partial index; each process runs ${CEILING_LOOPS} connections looping ` +
-    '"claim 10 (FOR UPDATE SKIP LOCKED) → mark those 10 done"'];
+  readonly notes: string[];
   private serverUrl = '';
   private url = '';
   private sql?: Client;
+
+  constructor(readonly claim: number) {
+    this.key = `ceiling-${claim}`;
+    this.label = `raw pg ceiling, claim ${claim} → complete ${claim}`;
+    this.notes = [`plain table + partial index on the queued rows; each process runs ${CEILING_LOOPS} connections looping ` +
+      `"claim ${claim} (FOR UPDATE SKIP LOCKED) → mark those ${claim} done" (two statements, autocommit)`];
+  }
 
   async setup(config: BenchConfig): Promise<void> {
     this.serverUrl = config.pgUrl;
@@ -45,7 +61,8 @@ export class CeilingEngine implements Engine {
   }
 
   workerEnv(): Record<string, string> {
-    return { BENCH_DB_URL: this.url, BENCH_CEILING_LOOPS: String(CEILING_LOOPS) };
+    const settings: CeilingSettings = { loops: CEILING_LOOPS, claim: this.claim };
+    return { BENCH_DB_URL: this.url, [SETTINGS_ENV]: JSON.stringify(settings) };
   }
 
   async reset(): Promise<void> {

@@ -43,13 +43,22 @@ export const DBOS_APP = 'pgflow_bench';
 export const DBOS_QUEUE = 'bench_queue';
 
 /**
- * Same handler concurrency as the others; the queue's polling interval is lowered
- * from its 1 s default (a process dequeues at most `workerConcurrency` workflows
- * per poll, so the default would cap a worker near 10 workflows/s).
+ * What a configuration sets: the queue's parameters and how often clients and parent
+ * workflows poll for a result. Defaults: a queue registered with no parameters (no
+ * concurrency limit, minPollingIntervalMs 1000) and results polled every 1000 ms.
  */
-export const DBOS_QUEUE_OPTIONS = { workerConcurrency: 10, minPollingIntervalMs: 50 };
+export interface DBOSSettings {
+  queue: { workerConcurrency?: number; minPollingIntervalMs?: number };
+  resultPollMs?: number;
+}
 
-/** How often clients and parent workflows poll for results (default 1 s). */
-export const DBOS_RESULT_POLL_MS = 10;
+export const DBOS_DEFAULTS: DBOSSettings = { queue: {} };
+
+/**
+ * Tuned: no worker concurrency limit (a poll dequeues every ready workflow) and fast
+ * polling — the queue's minPollingIntervalMs and getResult/waitAll's
+ * pollingIntervalMs (docs.dbos.dev/typescript/reference/queues, …/workflow-handles).
+ */
+export const DBOS_TUNED: DBOSSettings = { queue: { minPollingIntervalMs: 10 }, resultPollMs: 10 };
 
 export const DBOS_WORKFLOWS = { single: 'bench_single', chain: 'bench_chain', fanout: 'bench_fanout', item: 'bench_item' } as const;

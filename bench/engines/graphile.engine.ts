@@ -4,9 +4,10 @@ import { BenchConfig } from '../support/bench.config';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { DoneListener } from '../support/done.listener';
 import { loadPeer } from '../support/peer.loader';
-import { Engine, Workload } from './engine';
+import { Engine, SETTINGS_ENV, settingsText, Workload, workloadsOf } from './engine';
 import {
-  GRAPHILE_CONCURRENCY, GRAPHILE_TASKS, GRAPHILE_VERSION, GraphileWorkerModule, GraphileWorkerUtils, quietLogger,
+  GRAPHILE_DEFAULTS, GRAPHILE_LATENCY_SETUP, GRAPHILE_TASKS, GRAPHILE_TUNED, GRAPHILE_VERSION, GraphileSettings, GraphileWorkerModule,
+  GraphileWorkerUtils, quietLogger,
 } from './graphile.types';
 
 const DB = 'bench_graphile';
@@ -14,12 +15,31 @@ const ADD_CHUNK = 5000;
 
 /** graphile-worker: Postgres job queue (LISTEN/NOTIFY); completed jobs are deleted. */
 export class GraphileEngine implements Engine {
-  readonly key = 'graphile';
-  readonly label = 'graphile-worker';
-  readonly workloads: ReadonlySet<Workload> = new Set<Workload>(['throughput', 'latency', 'fanout', 'memory']);
-  readonly notes = [`graphile-worker ${GRAPHILE_VERSION} (latest for Node 20; 0.18 needs Node 22): concurrency ` +
-    `${GRAPHILE_CONCURRENCY}, other options default, NO_LOG_SUCCESS=1. Chain: each task adds the next job; fan-out: item ` +
-    'tasks decrement a counter row and the last adds the aggregate job; the final task NOTIFYs the client'];
+  readonly family = 'graphile';
+  readonly worker = 'graphile';
+  readonly key: string;
+  readonly label: string;
+  readonly workloads: ReadonlySet<Workload>;
+  readonly notes: string[];
+  private readonly settings: GraphileSettings;
+
+  constructor(readonly kind: 'defaults' | 'tuned') {
+    this.key = `graphile-${kind}`;
+    this.settings = kind === 'tuned' ? GRAPHILE_TUNED : GRAPHILE_DEFAULTS;
+    const t = GRAPHILE_TUNED;
+    this.label = kind === 'tuned'
+      ? `graphile-worker (tuned: localQueue ${t.localQueue?.size}, batched completion, concurrency ${t.concurrentJobs})`
+      : 'graphile-worker (defaults)';
+    this.workloads = workloadsOf(kind, kind === GRAPHILE_LATENCY_SETUP);
+    this.notes = [kind === 'tuned'
+      ? `graphile-worker ${GRAPHILE_VERSION} (declares Node >= 22.18; installed by exact version, runs on this Node 20): ` +
+        `run({ connectionString, taskList, preset: { worker: ${settingsText(t)} } }) — the configuration of its ` +
+        'performance docs (worker.graphile.org/docs/performance); chain: each task adds the next job; fan-out: item tasks ' +
+        'decrement a counter row and the last adds the aggregate job; the final task NOTIFYs the client'
+      : `graphile-worker ${GRAPHILE_VERSION}: run({ connectionString, taskList }) with its defaults — concurrentJobs 1, ` +
+        'maxPoolSize 10, pollInterval 2000 (LISTEN/NOTIFY wakes it), no local queue, each completion its own statement'];
+  }
+
   private serverUrl = '';
   private url = '';
   private utils?: GraphileWorkerUtils;
@@ -47,7 +67,7 @@ export class GraphileEngine implements Engine {
   }
 
   workerEnv(): Record<string, string> {
-    return { BENCH_DB_URL: this.url, NO_LOG_SUCCESS: '1' };
+    return { BENCH_DB_URL: this.url, NO_LOG_SUCCESS: '1', [SETTINGS_ENV]: JSON.stringify(this.settings) };
   }
 
   async reset(): Promise<void> {

@@ -1,4 +1,4 @@
-/** The part of graphile-worker 0.17's API the bench uses (typed here; see support/peer.loader.ts). */
+/** The part of graphile-worker 0.18's API the bench uses (typed here; see support/peer.loader.ts). */
 export interface GraphileQueryResult {
   rows: Array<Record<string, unknown>>;
 }
@@ -16,13 +16,24 @@ export interface GraphileLogger {
 
 export type GraphileLogFactory = (scope: object) => (level: string, message: string) => void;
 
+/** preset.worker options the bench sets (graphile-config preset; see its performance docs). */
+export interface GraphilePresetWorkerOptions {
+  concurrentJobs?: number;
+  maxPoolSize?: number;
+  localQueue?: { size: number };
+  completeJobBatchDelay?: number;
+  failJobBatchDelay?: number;
+}
+
 export interface GraphileRunnerOptions {
   connectionString: string;
   concurrency?: number;
+  maxPoolSize?: number;
   noHandleSignals?: boolean;
   pollInterval?: number;
   taskList?: Record<string, GraphileTask>;
   logger?: GraphileLogger;
+  preset?: { worker?: GraphilePresetWorkerOptions };
 }
 
 export interface GraphileRunner {
@@ -42,10 +53,28 @@ export interface GraphileWorkerModule {
   Logger: new (factory: GraphileLogFactory) => GraphileLogger;
 }
 
-export const GRAPHILE_VERSION = '0.17.3';
+export const GRAPHILE_VERSION = '0.18.0';
 
-/** Same handler concurrency as nestjs-pgflow's default maxConcurrency. */
-export const GRAPHILE_CONCURRENCY = 10;
+/**
+ * What a configuration passes to run() as preset.worker: nothing (its defaults:
+ * concurrentJobs 1, maxPoolSize 10, no local queue, each completion its own
+ * statement), or the configuration of its performance docs
+ * (https://worker.graphile.org/docs/performance).
+ */
+export type GraphileSettings = GraphilePresetWorkerOptions;
+
+export const GRAPHILE_DEFAULTS: GraphileSettings = {};
+
+/** Its W2 row: the setup with the lower p50 on this machine (a local queue is documented to add latency). */
+export const GRAPHILE_LATENCY_SETUP: 'defaults' | 'tuned' = 'defaults';
+
+export const GRAPHILE_TUNED: GraphileSettings = {
+  concurrentJobs: 24,
+  maxPoolSize: 25,
+  localQueue: { size: 500 },
+  completeJobBatchDelay: 0,
+  failJobBatchDelay: 0,
+};
 
 /** Task identifiers used by the bench. */
 export const GRAPHILE_TASKS = {

@@ -2,11 +2,11 @@ import 'reflect-metadata';
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { PgflowClient, PgflowModule } from '../../lib';
+import { PgflowClient, PgflowModule, PgflowWorkerOptions } from '../../lib';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { BenchConfig } from '../support/bench.config';
 import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
-import { Engine, Workload } from './engine';
+import { Engine, SETTINGS_ENV, Setup, Workload, workloadsOf } from './engine';
 
 const DB = 'bench_pgflow';
 const SMALL_CHUNK = 1000;
@@ -14,13 +14,42 @@ const SMALL_UNTIL = 5000;
 const CHUNK = 5000;
 const WRITERS = 2;
 
-/** nestjs-pgflow (this repository's lib/). */
+/** Worker settings of our configurations (PgflowModule.forRoot({ worker })). */
+export type PgflowSettings = Pick<PgflowWorkerOptions, 'batchSize' | 'maxConcurrency'>;
+
+/**
+ * The throughput setup the README recommends: claims of 100 tasks, up to 200 running
+ * (two claims in flight, so one is prepared while the other runs).
+ */
+export const PGFLOW_TUNED: Required<PgflowSettings> = { batchSize: 100, maxConcurrency: 200 };
+
+/** Our W2 row: module defaults (no slower than the tuned setup for one chain at a time). */
+const LATENCY_SETUP: Setup = 'defaults';
+
+/** nestjs-pgflow (this repository's lib/), in its defaults or its tuned setup. */
 export class PgflowEngine implements Engine {
-  readonly key = 'pgflow';
-  readonly label = 'nestjs-pgflow';
-  readonly workloads: ReadonlySet<Workload> = new Set<Workload>(['throughput', 'latency', 'fanout', 'memory']);
-  readonly notes = ['nestjs-pgflow (this repo): module defaults (batchSize 10, maxConcurrency 10, LISTEN/NOTIFY); ' +
-    'W2 via PgflowClient.execute (startRun + waitForRun)'];
+  readonly family = 'pgflow';
+  readonly worker = 'pgflow';
+  readonly key: string;
+  readonly label: string;
+  readonly workloads: ReadonlySet<Workload>;
+  readonly notes: string[];
+  private readonly settings: PgflowSettings;
+
+  constructor(readonly kind: 'defaults' | 'tuned') {
+    this.key = `pgflow-${kind}`;
+    this.settings = kind === 'tuned' ? PGFLOW_TUNED : {};
+    this.label = kind === 'tuned'
+      ? `nestjs-pgflow (tuned: batchSize ${PGFLOW_TUNED.batchSize}, maxConcurrency ${PGFLOW_TUNED.maxConcurrency})`
+      : 'nestjs-pgflow (defaults)';
+    this.workloads = workloadsOf(kind, kind === LATENCY_SETUP);
+    this.notes = [kind === 'tuned'
+      ? `worker: { batchSize: ${PGFLOW_TUNED.batchSize}, maxConcurrency: ${PGFLOW_TUNED.maxConcurrency} } (the README's ` +
+        'throughput recommendation), LISTEN/NOTIFY, everything else default'
+      : 'module defaults: worker batchSize 10, maxConcurrency 10, pollIntervalMs 1000, LISTEN/NOTIFY; W2 (its latency row) via ' +
+        'PgflowClient.execute (startRun + waitForRun)'];
+  }
+
   private serverUrl = '';
   private url = '';
   private app?: INestApplicationContext;
@@ -56,7 +85,7 @@ export class PgflowEngine implements Engine {
   }
 
   workerEnv(): Record<string, string> {
-    return { BENCH_DB_URL: this.url };
+    return { BENCH_DB_URL: this.url, [SETTINGS_ENV]: JSON.stringify(this.settings) };
   }
 
   async reset(): Promise<void> {

@@ -1,10 +1,16 @@
 /** Knobs read from the environment once, at start. */
 export interface BenchConfig {
-  /** Rounds per workload; the table shows medians. BENCH_ROUNDS, default 3. */
+  /** BENCH_QUICK=1: a smoke run (1 round, a tenth of every count, short caps), well under 2 minutes. */
+  quick: boolean;
+  /** Rounds per workload; the table shows medians. BENCH_ROUNDS, default 3 (1 when quick). */
   rounds: number;
-  /** Multiplies every count. BENCH_SCALE, default 1. */
+  /** Multiplies every count. BENCH_SCALE, default 1 (0.1 when quick). */
   scale: number;
-  /** Engines to run, by key. BENCH_ENGINES (comma list), default all. */
+  /**
+   * Engines to run: an engine's name runs both its configurations (pgflow, ceiling,
+   * pgboss, graphile, bullmq, dbos), a configuration's key only that one
+   * (pgflow-tuned, ceiling-100, graphile-defaults, …). BENCH_ENGINES (comma list), default all.
+   */
   engines: string[] | null;
   /** Workloads to run. BENCH_WORKLOADS (comma list of w1,w2,w3,w5), default all. */
   workloads: string[] | null;
@@ -12,6 +18,10 @@ export interface BenchConfig {
   pgUrl: string;
   /** Redis for BullMQ. BENCH_REDIS_URL, default redis://127.0.0.1:6379. */
   redisUrl: string;
+  /** BENCH_W2_ALL=1: W2 in every configuration, not only in each engine's best latency setup (to find that setup). */
+  latencyAll: boolean;
+  /** W1/W4: worker process counts, each drained separately. */
+  processes: number[];
   counts: BenchCounts;
 }
 
@@ -52,9 +62,9 @@ function list(name: string): string[] | null {
 /**
  * BENCH_SCALE=1 is issue 7's sizes: 20,000-run drains, 300 chains, a 10,000-element
  * fan-out, memory at 10k and 100k tasks. Every workload has a cap so that slow
- * engines cannot stretch the default run past ten minutes on a 2-core machine: a
- * capped drain is rated over what completed by then, a capped series reports fewer
- * samples, a capped fan-out shows "–" and a note.
+ * configurations cannot stretch the default run (13 configurations) past ten minutes
+ * on a 2-core machine: a capped drain is rated over what completed by then, a capped
+ * series reports fewer samples, a capped fan-out shows "–" and a note.
  */
 export function countsNote(c: BenchCounts): string {
   const k = (n: number) => n.toLocaleString('en-US');
@@ -64,25 +74,31 @@ export function countsNote(c: BenchCounts): string {
 }
 
 export function readConfig(): BenchConfig {
-  const scale = num('BENCH_SCALE', 1);
+  const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
+  const scale = num('BENCH_SCALE', quick ? 0.1 : 1);
   const n = (base: number) => Math.max(1, Math.round(base * scale));
+  // caps grow with counts above scale 1; the quick run has its own, shorter ones
+  const cap = (base: number, quickMs: number) => (quick ? quickMs : base * Math.max(1, scale));
   return {
-    rounds: Math.round(num('BENCH_ROUNDS', 3)),
+    quick,
+    rounds: Math.round(num('BENCH_ROUNDS', quick ? 1 : 3)),
     scale,
     engines: list('BENCH_ENGINES'),
     workloads: list('BENCH_WORKLOADS'),
     pgUrl: process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    latencyAll: process.env.BENCH_W2_ALL === '1',
+    processes: [1, 2, 4],
     counts: {
       singles: n(20_000),
-      drainCapMs: 10_000 * Math.max(1, scale),
+      drainCapMs: cap(8_000, 2_000),
       chains: n(300),
-      chainCapMs: 5_000 * Math.max(1, scale),
+      chainCapMs: cap(4_000, 1_500),
       fanout: n(10_000),
-      fanoutCapMs: 15_000 * Math.max(1, scale),
+      fanoutCapMs: cap(12_000, 4_000),
       memoryFirst: n(10_000),
       memorySecond: n(100_000),
-      memoryCapMs: 40_000 * Math.max(1, scale),
+      memoryCapMs: cap(30_000, 6_000),
     },
   };
 }

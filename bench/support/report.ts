@@ -2,11 +2,14 @@ import { DrainResult } from '../workloads/throughput.workload';
 import { FanoutResult } from '../workloads/fanout.workload';
 import { LatencyResult } from '../workloads/latency.workload';
 import { MemoryResult } from '../workloads/memory.workload';
+import { Setup } from '../engines/engine';
 import { median } from './stats';
 
-/** Everything measured for one engine, round by round. */
+/** Everything measured for one engine configuration, round by round. */
 export interface EngineResults {
   key: string;
+  family: string;
+  kind: Setup;
   label: string;
   notes: string[];
   /** set when the engine could not be set up or run at all */
@@ -18,10 +21,11 @@ export interface EngineResults {
   errors: string[];
 }
 
-/** One table row: a metric, its unit and how to read it. */
-interface Row {
+/** One table column: a metric, its unit and how to read it. */
+interface Metric {
   title: string;
-  higherIsBetter: boolean;
+  /** compared with ours (value ÷ ours in brackets) */
+  ratio: boolean;
   value(e: EngineResults): number;
   format(v: number): string;
 }
@@ -34,97 +38,133 @@ function drainMedian(e: EngineResults, procs: number, f: (d: DrainResult) => num
   return median((e.drains[procs] ?? []).map(f));
 }
 
-export const THROUGHPUT_PROCESSES = [1, 2, 4];
+const rate = (procs: number): Metric => ({
+  title: `${procs} process${procs > 1 ? 'es' : ''}`,
+  ratio: true,
+  value: (e) => drainMedian(e, procs, (d) => d.rate),
+  format: int,
+});
 
-/** Medians of every metric, keyed like the table rows (also written to JSON). */
-export function medians(e: EngineResults): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of rows()) out[row.title] = row.value(e);
-  return out;
-}
-
-function rows(): Row[] {
-  const rate = (procs: number): Row => ({
-    title: `W1/W4 throughput, ${procs} worker process${procs > 1 ? 'es' : ''} (completed/s)`,
-    higherIsBetter: true,
-    value: (e) => drainMedian(e, procs, (d) => d.rate),
-    format: int,
-  });
-  const lat = (p: 'p50' | 'p95' | 'p99'): Row => ({
-    title: `W2 latency 3-step chain ${p} (ms)`,
-    higherIsBetter: false,
-    value: (e) => median(e.latency.map((l) => l[p])),
-    format: fixed(1),
-  });
+function throughputMetrics(processes: number[]): Metric[] {
   return [
-    ...THROUGHPUT_PROCESSES.map(rate),
+    ...processes.map(rate),
     {
-      title: 'W4 scaling, 2 processes ÷ 1 (×)',
-      higherIsBetter: true,
+      title: '2 ÷ 1 process',
+      ratio: false,
       value: (e) => drainMedian(e, 2, (d) => d.rate) / drainMedian(e, 1, (d) => d.rate),
       format: fixed(2),
     },
-    lat('p50'),
-    lat('p95'),
-    lat('p99'),
     {
-      title: 'W3 fan-out + aggregate (s)',
-      higherIsBetter: false,
-      value: (e) => median(e.fanout.map((f) => f.seconds)),
-      format: fixed(2),
-    },
-    {
-      title: 'W5 peak RSS of 1 worker during W1 (MB)',
-      higherIsBetter: false,
+      title: 'peak RSS, 1 worker (MB)',
+      ratio: false,
       value: (e) => drainMedian(e, 1, (d) => d.peakRss) / MB,
       format: int,
-    },
-    {
-      title: 'W5 RSS growth, first → second sample (%)',
-      higherIsBetter: false,
-      value: (e) => median(e.memory.map((m) => m.rssGrowthPct)),
-      format: fixed(1),
-    },
-    {
-      // RSS keeps pages V8 and the allocator have not returned; live objects tell a leak
-      title: 'W5 heap used after GC, growth first → second sample (%)',
-      higherIsBetter: false,
-      value: (e) => median(e.memory.map((m) => m.heapGrowthPct)),
-      format: fixed(1),
     },
   ];
 }
 
-function cell(row: Row, v: number, ours: number, isOurs: boolean): string {
-  const text = row.format(v);
-  if (isOurs || !Number.isFinite(v) || !Number.isFinite(ours) || ours === 0 || row.title.includes('(%)')) return text;
-  return `${text} (${(v / ours).toFixed(2)}×)`;
+const lat = (p: 'p50' | 'p95' | 'p99'): Metric => ({
+  title: `${p} (ms)`,
+  ratio: true,
+  value: (e) => median(e.latency.map((l) => l[p])),
+  format: fixed(1),
+});
+
+const LATENCY: Metric[] = [lat('p50'), lat('p95'), lat('p99'), {
+  title: 'chains measured',
+  ratio: false,
+  value: (e) => median(e.latency.map((l) => l.samples)),
+  format: int,
+}];
+
+const FANOUT_MEMORY: Metric[] = [
+  {
+    title: 'W3 fan-out + aggregate (s)',
+    ratio: true,
+    value: (e) => median(e.fanout.map((f) => f.seconds)),
+    format: fixed(2),
+  },
+  {
+    title: 'W5 RSS growth (%)',
+    ratio: false,
+    value: (e) => median(e.memory.map((m) => m.rssGrowthPct)),
+    format: fixed(1),
+  },
+  {
+    // RSS keeps pages V8 and the allocator have not returned; live objects tell a leak
+    title: 'W5 heap after GC, growth (%)',
+    ratio: false,
+    value: (e) => median(e.memory.map((m) => m.heapGrowthPct)),
+    format: fixed(1),
+  },
+];
+
+/** Medians of every metric (also written to JSON). */
+export function medians(e: EngineResults, processes: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of throughputMetrics(processes)) out[`W1/W4 ${m.title}${m.ratio ? ' (completed/s)' : ''}`] = m.value(e);
+  for (const m of LATENCY) out[`W2 ${m.title}`] = m.value(e);
+  for (const m of FANOUT_MEMORY) out[m.title] = m.value(e);
+  return out;
 }
 
-/** The markdown table: medians per engine, each peer's value ÷ ours in brackets. */
-export function markdownTable(results: EngineResults[], oursKey: string, header: string[]): string {
-  const ours = results.find((r) => r.key === oursKey);
+function cell(m: Metric, e: EngineResults, base: EngineResults | undefined): string {
+  const v = m.value(e);
+  const text = m.format(v);
+  if (!m.ratio || !base || base === e || !Number.isFinite(v)) return text;
+  const b = m.value(base);
+  return Number.isFinite(b) && b !== 0 ? `${text} (${(v / b).toFixed(2)}×)` : text;
+}
+
+function table(rows: EngineResults[], metrics: Metric[], baseOf: (e: EngineResults) => EngineResults | undefined): string[] {
+  return [
+    `| configuration | ${metrics.map((m) => m.title).join(' | ')} |`,
+    `|---|${metrics.map(() => '---:').join('|')}|`,
+    ...rows.map((e) => `| ${e.label} | ${metrics.map((m) => cell(m, e, baseOf(e))).join(' | ')} |`),
+  ];
+}
+
+/**
+ * The tables: W1/W4 for every configuration (each peer ÷ ours in the same setup,
+ * the ceilings ÷ our tuned setup), W2 for each engine's best latency setup (÷ our
+ * latency row), W3 and W5 for the tuned setups (÷ our tuned setup).
+ */
+export function markdownTables(results: EngineResults[], oursFamily: string, processes: number[], header: string[]): string {
   const shown = results.filter((r) => !r.skipped);
+  const ours = (kind: Setup) => shown.find((r) => r.family === oursFamily && r.kind === kind);
+  const oursTuned = ours('tuned');
+  const sameSetup = (e: EngineResults) => (e.kind === 'defaults' ? ours('defaults') : oursTuned);
   const lines = [...header, ''];
-  lines.push(`| metric | ${shown.map((r) => r.label).join(' | ')} |`);
-  lines.push(`|---|${shown.map(() => '---:').join('|')}|`);
-  for (const row of rows()) {
-    const base = ours ? row.value(ours) : NaN;
-    lines.push(`| ${row.title} | ${shown.map((r) => cell(row, row.value(r), base, r === ours)).join(' | ')} |`);
+
+  const drained = shown.filter((r) => Object.keys(r.drains).length);
+  if (drained.length) {
+    lines.push('**W1/W4 throughput**: single-step runs drained, completed/s (× = ÷ nestjs-pgflow in the same setup; ' +
+      'ceilings ÷ nestjs-pgflow tuned)', '', ...table(drained, throughputMetrics(processes), sameSetup), '');
+    const ceilings = drained.filter((r) => r.kind === 'ceiling');
+    if (oursTuned && ceilings.length) {
+      const shares = ceilings.map((c) => `${c.label}: ` + processes.map((p) => {
+        const v = drainMedian(oursTuned, p, (d) => d.rate) / drainMedian(c, p, (d) => d.rate);
+        return `${p} process${p > 1 ? 'es' : ''} ${Number.isFinite(v) ? (100 * v).toFixed(0) : '–'} %`;
+      }).join(', '));
+      lines.push(`${oursTuned.label} as a share of the raw Postgres ceilings — ${shares.join('; ')}.`, '');
+    }
   }
-  const ceiling = results.find((r) => r.key === 'ceiling' && !r.skipped);
-  if (ours && ceiling) {
-    const share = THROUGHPUT_PROCESSES.map((p) => {
-      const v = drainMedian(ours, p, (d) => d.rate) / drainMedian(ceiling, p, (d) => d.rate);
-      return `${p} process${p > 1 ? 'es' : ''} ${Number.isFinite(v) ? (100 * v).toFixed(0) : '–'}%`;
-    });
-    lines.push('', `nestjs-pgflow as a share of the raw Postgres ceiling: ${share.join(', ')}.`);
+  const timed = shown.filter((r) => r.latency.length);
+  if (timed.length) {
+    const base = timed.find((r) => r.family === oursFamily);
+    lines.push('**W2 latency**: a 3-step chain, start → completed seen by the client, one idle worker process; each engine ' +
+      'in its best latency setup (× = ÷ nestjs-pgflow)', '', ...table(timed, LATENCY, () => base), '');
+  }
+  const other = shown.filter((r) => r.fanout.length || r.memory.length);
+  if (other.length) {
+    lines.push('**W3 fan-out and W5 memory**, tuned setups (× = ÷ nestjs-pgflow tuned)', '',
+      ...table(other, FANOUT_MEMORY, () => oursTuned), '');
   }
   const notes = results.flatMap((r) => [
     ...(r.skipped ? [`**${r.label}: skipped** — ${r.skipped}`] : []),
     ...r.notes.map((n) => `${r.label}: ${n}`),
     ...r.errors.map((e) => `${r.label} error: ${e}`),
   ]);
-  if (notes.length) lines.push('', 'Notes:', ...notes.map((n) => `- ${n}`));
-  return lines.join('\n');
+  if (notes.length) lines.push('Notes:', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n').trimEnd();
 }

@@ -1,10 +1,12 @@
 import { loadPeer } from '../support/peer.loader';
-import { BULLMQ_CONCURRENCY, BULLMQ_PREFIX, BULLMQ_QUEUES, BullJob, BullMQModule, BullWorker, redisConnection } from '../engines/bullmq.types';
+import { workerSettings } from '../engines/engine';
+import { BULLMQ_PREFIX, BULLMQ_QUEUES, BullJob, BullMQModule, BullMQSettings, BullWorker, redisConnection } from '../engines/bullmq.types';
 import { runWorker } from './worker.runtime';
 
 runWorker(async (progress, env) => {
   const bull = loadPeer<BullMQModule>('bullmq');
-  const opts = { connection: redisConnection(env.redisUrl), prefix: BULLMQ_PREFIX, concurrency: BULLMQ_CONCURRENCY, autorun: false };
+  const settings = workerSettings<BullMQSettings>();
+  const opts = { connection: redisConnection(env.redisUrl), prefix: BULLMQ_PREFIX, autorun: false, ...settings };
   const processors: Record<string, (job: BullJob) => Promise<unknown>> = {
     [BULLMQ_QUEUES.single]: async () => {
       progress.handled++;

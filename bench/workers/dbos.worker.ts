@@ -1,8 +1,10 @@
 import { loadPeer } from '../support/peer.loader';
-import { DBOS_APP, DBOS_QUEUE, DBOS_RESULT_POLL_MS, DBOS_WORKFLOWS, DBOSModule } from '../engines/dbos.types';
+import { workerSettings } from '../engines/engine';
+import { DBOS_APP, DBOS_QUEUE, DBOS_WORKFLOWS, DBOSModule, DBOSSettings } from '../engines/dbos.types';
 import { runWorker } from './worker.runtime';
 
 runWorker(async (progress, env) => {
+  const settings = workerSettings<DBOSSettings>();
   const { DBOS } = loadPeer<DBOSModule>('@dbos-inc/dbos-sdk');
   DBOS.setConfig({ name: DBOS_APP, systemDatabaseUrl: env.dbUrl, logLevel: 'warn' });
   const noop = async (): Promise<number> => 1;
@@ -23,7 +25,7 @@ runWorker(async (progress, env) => {
   DBOS.registerWorkflow(async (n: number) => {
     const start = DBOS.startWorkflow(item, { queueName: DBOS_QUEUE });
     const handles = await Promise.all(Array.from({ length: n }, (_, i) => start(i)));
-    await DBOS.waitAll(handles, { pollingIntervalMs: DBOS_RESULT_POLL_MS });
+    await DBOS.waitAll(handles, { pollingIntervalMs: settings.resultPollMs });
     const values = await Promise.all(handles.map((h) => h.getResult()));
     return values.reduce((a, b) => a + b, 0);
   }, { name: DBOS_WORKFLOWS.fanout });

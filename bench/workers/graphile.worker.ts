@@ -1,6 +1,9 @@
 import { DONE_CHANNEL } from '../support/done.listener';
 import { loadPeer } from '../support/peer.loader';
-import { GRAPHILE_CONCURRENCY, GRAPHILE_TASKS, GraphileJobHelpers, GraphileRunner, GraphileTask, GraphileWorkerModule, quietLogger } from '../engines/graphile.types';
+import { workerSettings } from '../engines/engine';
+import {
+  GRAPHILE_TASKS, GraphileJobHelpers, GraphileRunner, GraphileSettings, GraphileTask, GraphileWorkerModule, quietLogger,
+} from '../engines/graphile.types';
 import { runWorker } from './worker.runtime';
 
 function idOf(payload: unknown): string {
@@ -8,6 +11,7 @@ function idOf(payload: unknown): string {
 }
 
 runWorker(async (progress, env) => {
+  const settings = workerSettings<GraphileSettings>();
   const graphile = loadPeer<GraphileWorkerModule>('graphile-worker');
   const notifyDone = (helpers: GraphileJobHelpers, id: string) => helpers.query(`select pg_notify('${DONE_CHANNEL}', $1)`, [id]);
   const [one, two, three] = GRAPHILE_TASKS.chain;
@@ -38,10 +42,11 @@ runWorker(async (progress, env) => {
     async start() {
       runner = await graphile.run({
         connectionString: env.dbUrl,
-        concurrency: GRAPHILE_CONCURRENCY,
+        // signals are the bench runtime's (it stops the runner on 'stop')
         noHandleSignals: true,
         taskList,
         logger: quietLogger(graphile),
+        preset: { worker: settings },
       });
     },
     async stop() {

@@ -1,6 +1,7 @@
 import { DONE_CHANNEL } from '../support/done.listener';
 import { loadPeer } from '../support/peer.loader';
-import { PGBOSS_QUEUES, PGBOSS_WORK, PgBossConstructor, PgBossJob } from '../engines/pgboss.types';
+import { workerSettings } from '../engines/engine';
+import { PGBOSS_QUEUES, PgBossJob, PgBossModule, PgBossSettings } from '../engines/pgboss.types';
 import { runWorker } from './worker.runtime';
 
 interface ChainData {
@@ -12,15 +13,20 @@ interface ItemData {
 }
 
 runWorker(async (progress, env) => {
-  const PgBossClass = loadPeer<PgBossConstructor>('pg-boss');
-  const boss = new PgBossClass({ connectionString: env.dbUrl, migrate: false });
+  const settings = workerSettings<PgBossSettings>();
+  const { PgBoss: PgBossClass } = loadPeer<PgBossModule>('pg-boss');
+  // defaults: `new PgBoss(connectionString)` as in its README; tuned: plus useListenNotify
+  const boss = settings.useListenNotify
+    ? new PgBossClass({ connectionString: env.dbUrl, useListenNotify: true })
+    : new PgBossClass(env.dbUrl);
   boss.on('error', (err) => console.error(`[pg-boss] ${err.message}`));
+  boss.on('warning', (w) => console.error(`[pg-boss] warning: ${w.message}`));
   await boss.start();
   const sql = (text: string, values: unknown[]) => boss.getDb().executeSql(text, values);
   const notifyDone = (id: string) => sql(`select pg_notify('${DONE_CHANNEL}', $1)`, [id]);
-  const opts = { batchSize: PGBOSS_WORK.batchSize, pollingIntervalSeconds: PGBOSS_WORK.pollingIntervalSeconds };
   const work = async <T>(queue: string, handler: (jobs: Array<PgBossJob<T>>) => Promise<unknown>) => {
-    for (let i = 0; i < PGBOSS_WORK.loops; i++) await boss.work<T>(queue, opts, handler);
+    if (settings.work) await boss.work<T>(queue, settings.work, handler);
+    else await boss.work<T>(queue, handler);
   };
 
   return {
@@ -39,6 +45,6 @@ runWorker(async (progress, env) => {
       });
       await work<ChainData>(PGBOSS_QUEUES.total, async (jobs) => Promise.all(jobs.map((j) => notifyDone(j.data.id))));
     },
-    stop: () => boss.stop({ graceful: true, wait: true, timeout: 10_000 }),
+    stop: () => boss.stop({ graceful: true, timeout: 10_000 }),
   };
 });

@@ -2,16 +2,19 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { PgflowModule, PgflowWorker } from '../../lib';
+import { workerSettings } from '../engines/engine';
+import type { PgflowSettings } from '../engines/pgflow.engine';
 import { BENCH_FLOWS, HandledCounter } from './pgflow.workflows';
 import { runWorker } from './worker.runtime';
 
 // nestjs-pgflow as a user runs it: a Nest application context with the module's
-// defaults (batchSize 10, maxConcurrency 10), started when the orchestrator says go.
+// defaults, or the tuned batchSize/maxConcurrency, started when the orchestrator says go.
 runWorker(async (progress, env) => {
+  const settings = workerSettings<PgflowSettings>();
   @Module({
     imports: [PgflowModule.forRoot({
       dataSource: { type: 'postgres', url: env.dbUrl },
-      worker: { autoStart: false },
+      worker: { autoStart: false, ...settings },
     })],
     providers: [{ provide: HandledCounter, useValue: progress }, ...BENCH_FLOWS],
   })
