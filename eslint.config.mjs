@@ -46,7 +46,7 @@ export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'migrations/generated/**', 'lib/db/queries/sql.generated.ts',
     'bench/peers/**/node_modules/**',
     // compiled inside the throwaway apps of the install check, against the packed library
-    'test/install/app/**'] },
+    'test/install/app/**', 'test/install/app-minimal/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -37,6 +37,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const HERE = __dirname;
 const APPS_DIR = path.join(HERE, 'apps');
 const TEMPLATE_DIR = path.join(HERE, 'app');
+/** Sources of apps without the optional peers (class-validator, class-transformer, @nestjs/schedule). */
+const MINIMAL_TEMPLATE_DIR = path.join(HERE, 'app-minimal');
+/** Optional peers: an app without them must still install, type-check and run. */
+const OPTIONAL_PEERS = ['class-validator', 'class-transformer'];
 const CACHE_ROOT = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'nestjs-pgflow-install');
 const ADMIN_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -51,6 +55,8 @@ const ENTRIES = [
   { file: 'typeorm-app', needs: '@nestjs/typeorm' },
   { file: 'bare-app' },
 ];
+/** Entry point of app-minimal/src. */
+const MINIMAL_ENTRIES = [{ file: 'minimal-app' }];
 
 function parseArgs(argv) {
   const args = { jobs: 2, only: null, tarball: null, keep: false };
@@ -250,14 +256,14 @@ function pruneCache(name, keep) {
  * `npm ls --all` clean (no invalid or missing peers); exactly one copy of every peer, at
  * node_modules/<peer> (one `npm ls --all --parseable --long` lists every copy's path).
  */
-async function checkDedupe(dir) {
+async function checkDedupe(dir, peers) {
   const ls = await exec(npm, ['ls', '--all', '--parseable', '--long'], { cwd: dir });
   if (ls.code !== 0) {
     const human = await exec(npm, ['ls', '--all'], { cwd: dir });
     const problems = human.out.split('\n').filter((l) => /UNMET|invalid|extraneous|ERR!|missing/.test(l));
     throw new CheckError('npm ls', `\`npm ls --all\` exited ${ls.code}:\n${tail(problems.join('\n') || human.out)}`);
   }
-  const copies = new Map(PEERS.map((p) => [p, []]));
+  const copies = new Map(peers.map((p) => [p, []]));
   for (const line of ls.out.split('\n')) {
     const m = /^(\/.*?\/node_modules\/((?:@[^/:]+\/)?[^/:]+)):/.exec(line.trim());
     if (m && copies.has(m[2])) copies.get(m[2]).push(path.relative(dir, m[1]));
@@ -330,20 +336,22 @@ async function runApp(name, tarball, tmpRoot, keep) {
   try {
     fs.mkdirSync(dir);
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(APPS_DIR, name, f), path.join(dir, f));
-    copyDir(TEMPLATE_DIR, dir);
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     const deps = { ...pkg.dependencies, ...pkg.devDependencies };
+    const minimal = OPTIONAL_PEERS.every((p) => !deps[p]);
+    copyDir(minimal ? MINIMAL_TEMPLATE_DIR : TEMPLATE_DIR, dir);
 
     await step('restore', () => restoreNodeModules(name, dir, log));
     // plain npm install of the tarball, as a user would (no overrides, no --force)
     await step('install', () => must('install', npm, ['install', ...NPM_QUIET, tarball], { cwd: dir, timeoutMs: 300_000 }));
     log.versions = installedVersions(dir);
-    const nested = await step('npm ls', () => checkDedupe(dir));
+    const nested = await step('npm ls', () => checkDedupe(dir, minimal ? PEERS.filter((p) => !OPTIONAL_PEERS.includes(p)) : PEERS));
     if (nested.length) log.notes.push(`nested under nestjs-pgflow: ${nested.join(', ')}`);
 
     // the app's sources: only the entries whose packages the app has
-    const entries = ENTRIES.filter((e) => !e.needs || deps[e.needs]);
-    for (const e of ENTRIES) if (!entries.includes(e)) fs.rmSync(path.join(dir, 'src', `${e.file}.ts`));
+    const all = minimal ? MINIMAL_ENTRIES : ENTRIES;
+    const entries = all.filter((e) => !e.needs || deps[e.needs]);
+    for (const e of all) if (!entries.includes(e)) fs.rmSync(path.join(dir, 'src', `${e.file}.ts`));
     await step('tsc', () => must('typecheck', process.execPath,
       [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir, timeoutMs: 300_000 }));
     for (const entry of entries) await step(entry.file, () => runEntry(name, dir, entry, keep, log));
