@@ -186,6 +186,16 @@ describe('signal steps (SQL)', () => {
       await expectCompleted(pool(), run.run_id, { after: { run: {}, wait_it: { run: {}, signal: 'late but welcome' } } });
     });
 
+    it('a deadline left on a step that no longer waits is cleared, not expired again by every claim', async () => {
+      const run = await startFlow(pool(), 'to_fail', {});
+      await pool().query('select pgflow.cancel_run($1)', [run.run_id]);
+      await pool().query(`update pgflow.step_states set wait_expires_at = now() - interval '1 s' where run_id = $1`, [run.run_id]);
+      await claim(pool(), 'to_fail');
+      expect(await count(pool(), 'select 1 from pgflow.step_states where run_id = $1 and wait_expires_at is not null',
+        [run.run_id])).toBe(0);
+      expect(await stepStatuses(pool(), run.run_id)).toEqual({ wait_it: 'cancelled', after: 'cancelled' });
+    });
+
     it('a wait whose deadline lies ahead is left alone by claims', async () => {
       const run = await startFlow(pool(), 'to_fail', {});
       expect(await claim(pool(), 'to_fail')).toEqual([]);

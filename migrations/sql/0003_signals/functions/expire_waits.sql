@@ -11,6 +11,7 @@ as $$
 declare
   r record;
   v record;
+  v_run_status text;
   v_message text;
   v_count int := 0;
 begin
@@ -22,18 +23,18 @@ begin
              limit p_limit) x
      order by x.run_id
   loop
-    perform 1 from pgflow.runs q
-     where q.run_id = r.run_id and q.status in ('started', 'queued')
-       for no key update skip locked;
+    select q.status into v_run_status from pgflow.runs q where q.run_id = r.run_id for no key update skip locked;
     continue when not found;
     select ss.status, s.signal_name, s.opt_signal_timeout, s.when_exhausted into v
       from pgflow.step_states ss
       join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
      where ss.run_id = r.run_id and ss.step_slug = r.step_slug and ss.wait_expires_at <= now();
-    continue when not found or v.status <> 'waiting';
+    continue when not found;
+    -- the deadline goes in every case: a deadline left behind would bring every claim here
+    update pgflow.step_states set wait_expires_at = null where run_id = r.run_id and step_slug = r.step_slug;
+    continue when v.status <> 'waiting' or v_run_status not in ('started', 'queued');
 
     v_message := format('signal ''%s'' not received within %s s', v.signal_name, v.opt_signal_timeout);
-    update pgflow.step_states set wait_expires_at = null where run_id = r.run_id and step_slug = r.step_slug;
     if v.when_exhausted = 'fail' then
       perform pgflow.fail_run(r.run_id, r.step_slug, 0, v_message);
     else
