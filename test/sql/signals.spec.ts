@@ -260,6 +260,17 @@ describe('signal steps (SQL)', () => {
     expect(await count(pool(), 'select 1 from deliveries')).toBe(1);
   });
 
+  it('takes the documented parameter names (run_id, name, payload, signal_id) and defaults', async () => {
+    const run = await startFlow(pool(), 'approve', {});
+    await drainFlow('approve', () => null);
+    const { rows: [named] } = await pool().query(
+      `select * from pgflow.send_signal(run_id => $1::uuid, name => 'approved', signal_id => 'named-1')`, [run.run_id]);
+    expect(named).toEqual({ signal_id: 'named-1', created: true });
+    expect(await signals(run.run_id)).toEqual([{ name: 'approved', signal_id: 'named-1', payload: null, consumed_by: 'approval' }]);
+    const [task] = await claim(pool(), 'approve');
+    expect(task.input).toMatchObject({ signal: null });
+  });
+
   it('a rolled-back signal leaves the step waiting; a committed one NOTIFYs pgflow_tasks', async () => {
     const run = await startFlow(pool(), 'approve', {});
     await drainFlow('approve', () => null);

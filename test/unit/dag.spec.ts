@@ -1,15 +1,15 @@
 import { PgflowDefinitionError } from '../../lib';
 import { buildFlowDefinition, findCycle, topologicalOrder } from '../../lib/definitions/dag.compiler';
-import { RetryOptions, StepOptions } from '../../lib/interfaces/workflow-options.interface';
+import { FlowOptions, StepOptions } from '../../lib/interfaces/workflow-options.interface';
 
 type Declared = StepOptions & { slug: string };
 
-function build(steps: Declared[], flow: RetryOptions & { slug?: string } = {}) {
+function build(steps: Declared[], flow: FlowOptions & { slug?: string } = {}) {
   return buildFlowDefinition({ slug: 'orders', ...flow }, steps);
 }
 
 /** The PgflowDefinitionError message thrown by building `steps`, or a test failure. */
-function problem(steps: Declared[], flow: RetryOptions & { slug?: string } = {}): string {
+function problem(steps: Declared[], flow: FlowOptions & { slug?: string } = {}): string {
   try {
     build(steps, flow);
   } catch (err) {
@@ -195,5 +195,37 @@ describe('findCycle and topologicalOrder', () => {
   it('refuses to order a cycle', () => {
     expect(() => topologicalOrder([{ slug: 'x', dependsOn: ['y'] }, { slug: 'y', dependsOn: ['x'] }]))
       .toThrow(PgflowDefinitionError);
+  });
+});
+
+describe('buildFlowDefinition: signal steps and runTimeout', () => {
+  it('carries signal, signalTimeout and runTimeout', () => {
+    const def = build([{ slug: 'ship' }, { slug: 'delivered', signal: 'delivered', signalTimeout: 259_200 }],
+      { slug: 'orders', runTimeout: 604_800 });
+    expect(def.options).toMatchObject({ runTimeout: 604_800 });
+    expect(def.steps[1]).toMatchObject({ slug: 'delivered', dependsOn: ['ship'], signal: 'delivered', signalTimeout: 259_200 });
+  });
+
+  it('refuses two steps waiting on one name, naming both', () => {
+    expect(problem([{ slug: 'a', signal: 'approved' }, { slug: 'b', signal: 'approved' }]))
+      .toBe('workflow "orders" step "b": signal "approved" is already waited on by step "a" (one step per signal name)');
+  });
+
+  it('reserves the slug "signal"', () => {
+    expect(problem([{ slug: 'signal' }])).toBe('workflow "orders" step "signal": slug "signal" is reserved for the signal payload');
+  });
+
+  it.each([
+    [{ slug: 'a', signal: 'go', signalTimeout: 0 }, 'signalTimeout must be an integer >= 1 (got 0)'],
+    [{ slug: 'a', signal: 'go', signalTimeout: 2.5 }, 'signalTimeout must be an integer >= 1 (got 2.5)'],
+    [{ slug: 'a', signalTimeout: 5 }, 'signalTimeout needs signal'],
+    [{ slug: 'a', signal: 'not-a-slug' }, 'signal: invalid slug "not-a-slug"'],
+  ] as Array<[Declared, string]>)('refuses %j', (step, message) => {
+    expect(problem([step])).toContain(message);
+  });
+
+  it('refuses a runTimeout that is not an integer >= 1', () => {
+    expect(problem([{ slug: 'a' }], { runTimeout: 0 }))
+      .toBe('workflow "orders": runTimeout must be an integer >= 1 (got 0)');
   });
 });
