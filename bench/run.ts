@@ -1,12 +1,13 @@
 import { mkdirSync, writeFileSync } from 'fs';
-import { cpus, totalmem } from 'os';
+import { cpus, loadavg, totalmem } from 'os';
 import { join } from 'path';
 import { Client } from 'pg';
 import { Engine, Workload } from './engines/engine';
-import { BenchConfig, countsNote, readConfig } from './support/bench.config';
+import { BenchConfig, BenchCounts, countsNote, readConfig } from './support/bench.config';
 import { buildForWorkers } from './support/build';
 import { ensurePeersInstalled } from './support/install';
 import { EngineResults, markdownTables, medians } from './support/report';
+import { median } from './support/stats';
 import { measureFanout } from './workloads/fanout.workload';
 import { measureLatency } from './workloads/latency.workload';
 import { measureMemory } from './workloads/memory.workload';
@@ -68,6 +69,22 @@ async function machine(config: BenchConfig): Promise<Record<string, string | num
   };
 }
 
+/**
+ * Once a drain of a configuration was cut off by the cap before it got through half
+ * its backlog, its later drains (other process counts, later rounds) get a quarter of
+ * the time and a backlog it cannot empty in that time even if it scaled linearly with
+ * processes (1.5× what its fastest such drain per process would complete, plus
+ * 1,000): the rate is still over a busy window, and slow configurations keep to the
+ * budget.
+ */
+function shortDrain(res: EngineResults, processes: number, counts: BenchCounts): { n: number; capMs: number } | undefined {
+  const capped = Object.values(res.drains).flat().filter((d) => d.completed < d.enqueued / 2);
+  if (!capped.length) return undefined;
+  const perProcess = Math.max(...capped.map((d) => d.rate / d.processes));
+  const capMs = counts.drainCapMs / 4;
+  return { n: Math.min(counts.singles, Math.ceil(1.5 * perProcess * processes * (capMs / 1000)) + 1000), capMs };
+}
+
 async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResults, wanted: Set<Workload>, round: number): Promise<void> {
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
@@ -79,18 +96,12 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
       res.errors.push(msg);
     }
   };
-  const does = (w: Workload) => wanted.has(w) && (engine.workloads.has(w) || (w === 'latency' && ctx.config.latencyAll && !!engine.chain));
+  const does = (w: Workload) => wanted.has(w) && engine.workloads.has(w);
   if (does('throughput')) {
     for (const p of ctx.config.processes) {
-      // after a drain cut off by the cap, the next rounds write a backlog of what it
-      // completed then (plus some) and allow a quarter of the time: it still cannot run
-      // dry, the rate is still over a busy window, and slow engines keep to the budget
-      const first = res.drains[p]?.[0];
-      const slow = first !== undefined && first.completed < first.enqueued;
+      const short = shortDrain(res, p, ctx.config.counts);
       await attempt(`W1/W4 ${p}p`, async () => {
-        const d = slow
-          ? await measureDrain(ctx, p, Math.min(ctx.config.counts.singles, first.completed + 1000), ctx.config.counts.drainCapMs / 4)
-          : await measureDrain(ctx, p);
+        const d = short ? await measureDrain(ctx, p, short.n, short.capMs) : await measureDrain(ctx, p);
         (res.drains[p] ??= []).push(d);
         if (d.completed < d.enqueued) res.notes.push(`round ${round} W1/W4 ${p}p: capped, rated over ${d.completed.toLocaleString('en-US')} completed`);
         log(`${engine.key} drain ${p}p: ${d.completed}/${d.enqueued} in ${d.seconds.toFixed(2)} s = ${Math.round(d.rate)}/s` +
@@ -103,7 +114,7 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
     await attempt('W2', async () => {
       const l = await measureLatency(ctx);
       res.latency.push(l);
-      if (l.samples < ctx.config.counts.chains) res.notes.push(`round ${round} W2: only ${l.samples} chains within the ${ctx.config.counts.chainCapMs / 1000} s cap`);
+      if (l.samples < ctx.config.counts.chains) res.notes.push(`round ${round} W2: only ${l.samples} chain${l.samples === 1 ? '' : 's'} within the ${ctx.config.counts.chainCapMs / 1000} s cap`);
       log(`${engine.key} latency: n=${l.samples} p50 ${l.p50.toFixed(1)} p95 ${l.p95.toFixed(1)} p99 ${l.p99.toFixed(1)} ms`);
     });
   }
@@ -135,6 +146,12 @@ async function runEngine(engine: Engine, ctx: WorkloadContext, res: EngineResult
         `${m.second.tasks} tasks ${Math.round(m.second.rss / 2 ** 20)} MB (${m.rssGrowthPct.toFixed(1)}%)`);
     });
   }
+}
+
+function loadNote(loads: number[]): string {
+  if (!loads.length) return '–';
+  const sorted = [...loads].sort((a, b) => a - b);
+  return `median ${median(loads).toFixed(2)}, max ${sorted[sorted.length - 1].toFixed(2)}`;
 }
 
 async function main(): Promise<void> {
@@ -169,10 +186,13 @@ async function main(): Promise<void> {
   // Each engine is set up for its turn and torn down after it, so no other engine's
   // pollers, maintenance loops or connections run while one is measured (W2 is
   // specified on an idle system).
+  // other work on the machine shows in the numbers: the load is reported with them
+  const loads: number[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     for (const { engine, res } of engines) {
       if (res.skipped) continue;
-      log(`round ${round}/${config.rounds}: ${engine.label}`);
+      loads.push(loadavg()[0]);
+      log(`round ${round}/${config.rounds}: ${engine.label} (load ${loads[loads.length - 1].toFixed(2)})`);
       try {
         await engine.setup(config);
       } catch (err) {
@@ -198,7 +218,8 @@ async function main(): Promise<void> {
   const header = [
     `Machine: ${info.cores} cores (${info.cpu}), ${info.memoryGiB} GiB, ${info.postgres}, Node ${info.node}. ` +
       `Medians of ${config.rounds} round(s), BENCH_SCALE=${config.scale}${config.quick ? ', BENCH_QUICK=1' : ''}; ` +
-      `whole run ${minutes} min.`,
+      `whole run ${minutes} min. 1-min load average as each configuration started: ${loadNote(loads)} ` +
+      '(the previous configuration\'s own load fades from it; more than ~1.5 means other work shared the 2 cores).',
     `Counts: ${countsNote(config.counts)}; W2 ${config.counts.chains} chains after 10 warm-up runs, 1 worker process; ` +
       `W3 ${config.counts.fanout.toLocaleString('en-US')} elements, 2 worker processes; ` +
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
@@ -210,14 +231,15 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const json = {
     generatedAt: new Date().toISOString(),
-    machine: info,
+    machine: { ...info, loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
     table,
   };
   // latest.json is the full run the README quotes: a quick run, a run of some engines
   // or workloads, or one at another scale or number of rounds goes beside it
-  const full = !config.quick && !config.engines && !config.workloads && config.scale === 1 && config.rounds === 3 && !config.latencyAll;
+  const full = !config.quick && !config.engines && !config.workloads && config.scale === 1 && config.rounds === 3 &&
+    config.processes.join() === '1,2';
   const file = full ? 'latest.json' : 'partial.json';
   writeFileSync(join(outDir, file), JSON.stringify(json, null, 2) + '\n');
   log(`wrote bench/results/${file} (${minutes} min)`);

@@ -2,7 +2,7 @@ import { BenchConfig } from '../support/bench.config';
 import { loadPeer } from '../support/peer.loader';
 import { Engine, SETTINGS_ENV, Workload, workloadsOf } from './engine';
 import {
-  BULLMQ_DEFAULTS, BULLMQ_LATENCY_SETUP, BULLMQ_PREFIX, BULLMQ_QUEUES, BULLMQ_TUNED, BULLMQ_VERSION, BullFlowProducer, BullMQModule,
+  BULLMQ_DEFAULTS, BULLMQ_PREFIX, BULLMQ_QUEUES, BULLMQ_TUNED, BULLMQ_VERSION, BullFlowProducer, BullMQModule,
   BullMQSettings, BullQueue, BullQueueEvents, redisConnection,
 } from './bullmq.types';
 
@@ -22,10 +22,10 @@ export class BullMQEngine implements Engine {
     this.key = `bullmq-${kind}`;
     this.settings = kind === 'tuned' ? BULLMQ_TUNED : BULLMQ_DEFAULTS;
     this.label = kind === 'tuned' ? `BullMQ, Redis (tuned: concurrency ${BULLMQ_TUNED.concurrency})` : 'BullMQ, Redis (defaults)';
-    this.workloads = workloadsOf(kind, kind === BULLMQ_LATENCY_SETUP);
+    this.workloads = workloadsOf(kind);
     this.notes = [kind === 'tuned'
       ? `new Worker(queue, processor, { connection, concurrency: ${BULLMQ_TUNED.concurrency} }) per queue — the concurrency ` +
-        'factor of its docs (docs.bullmq.io/guide/workers/concurrency); defaults otherwise ' +
+        'factor of its docs (docs.bullmq.io/guide/workers/concurrency; 10 to 500 tried, 100 and 200 best); defaults otherwise ' +
         '(completed jobs kept). Chain: a FlowProducer flow three ← two ← one; fan-out: a flow whose parent sums ' +
         'getChildrenValues(); completion seen through job.waitUntilFinished(QueueEvents)'
       : `BullMQ ${BULLMQ_VERSION}, Redis 127.0.0.1: new Worker(queue, processor, { connection }) per queue, as its quick ` +

@@ -26,7 +26,7 @@ export interface Engine {
   readonly kind: Setup;
   /** Row title, with the settings in short. */
   readonly label: string;
-  /** Workloads this configuration runs (W2 runs in each engine's best latency setup only). */
+  /** Workloads this configuration runs. */
   readonly workloads: ReadonlySet<Workload>;
   /** Version and exact settings with their source, shown under the tables. */
   readonly notes: string[];
@@ -56,9 +56,12 @@ export function workerSettings<T>(): T {
   return JSON.parse(raw) as T;
 }
 
-/** Workloads of a configuration: throughput always; W3 and W5 in the tuned setup; W2 where named. */
-export function workloadsOf(setup: Setup, latency: boolean, all: Workload[] = ['throughput', 'latency', 'fanout', 'memory']): Set<Workload> {
-  return new Set(all.filter((w) => w === 'throughput' || (w === 'latency' ? latency : setup === 'tuned')));
+/**
+ * Workloads of a peer's or our configuration: W1/W4 and W2 in both setups (W2 shows
+ * which setup is each engine's best for latency), W3 and W5 in the tuned one.
+ */
+export function workloadsOf(setup: Setup): Set<Workload> {
+  return new Set<Workload>(setup === 'tuned' ? ['throughput', 'latency', 'fanout', 'memory'] : ['throughput', 'latency']);
 }
 
 /** `{ a: 1, b: { c: true } }`: settings as they are written in code, for the notes. */

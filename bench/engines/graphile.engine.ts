@@ -6,7 +6,7 @@ import { DoneListener } from '../support/done.listener';
 import { loadPeer } from '../support/peer.loader';
 import { Engine, SETTINGS_ENV, settingsText, Workload, workloadsOf } from './engine';
 import {
-  GRAPHILE_DEFAULTS, GRAPHILE_LATENCY_SETUP, GRAPHILE_TASKS, GRAPHILE_TUNED, GRAPHILE_VERSION, GraphileSettings, GraphileWorkerModule,
+  GRAPHILE_DEFAULTS, GRAPHILE_TASKS, GRAPHILE_TUNED, GRAPHILE_VERSION, GraphileSettings, GraphileWorkerModule,
   GraphileWorkerUtils, quietLogger,
 } from './graphile.types';
 
@@ -30,7 +30,7 @@ export class GraphileEngine implements Engine {
     this.label = kind === 'tuned'
       ? `graphile-worker (tuned: localQueue ${t.localQueue?.size}, batched completion, concurrency ${t.concurrentJobs})`
       : 'graphile-worker (defaults)';
-    this.workloads = workloadsOf(kind, kind === GRAPHILE_LATENCY_SETUP);
+    this.workloads = workloadsOf(kind);
     this.notes = [kind === 'tuned'
       ? `graphile-worker ${GRAPHILE_VERSION} (declares Node >= 22.18; installed by exact version, runs on this Node 20): ` +
         `run({ connectionString, taskList, preset: { worker: ${settingsText(t)} } }) — the configuration of its ` +

@@ -65,9 +65,6 @@ export type GraphileSettings = GraphilePresetWorkerOptions;
 
 export const GRAPHILE_DEFAULTS: GraphileSettings = {};
 
-/** Its W2 row: the setup with the lower p50 on this machine (a local queue is documented to add latency). */
-export const GRAPHILE_LATENCY_SETUP: 'defaults' | 'tuned' = 'defaults';
-
 export const GRAPHILE_TUNED: GraphileSettings = {
   concurrentJobs: 24,
   maxPoolSize: 25,

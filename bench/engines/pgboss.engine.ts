@@ -29,8 +29,7 @@ export class PgBossEngine implements Engine {
     this.label = kind === 'tuned'
       ? `pg-boss (tuned: batchSize ${w.batchSize} ×${w.localConcurrency}, LISTEN/NOTIFY)`
       : 'pg-boss (defaults)';
-    // polling every 2 s, the defaults cannot do a chain in less than seconds: W2 is the tuned setup's
-    this.workloads = workloadsOf(kind, kind === 'tuned');
+    this.workloads = workloadsOf(kind);
     this.notes = [kind === 'tuned'
       ? `pg-boss ${PGBOSS_VERSION} (declares Node >= 22.12; installed by exact version, runs on this Node 20): ` +
         `new PgBoss({ connectionString, useListenNotify: true }), createQueue(name, { notify: true }), ` +

@@ -76,9 +76,11 @@ export const PGBOSS_DEFAULTS: PgBossSettings = { useListenNotify: false, notify:
  * (batchSize), several fetch loops in the process (localConcurrency), no pause
  * between full fetches (burstWhenBatchFull), LISTEN/NOTIFY (useListenNotify on the
  * instance plus notify on each queue) and the shortest allowed base poll (0.5 s).
+ * Batches of 2,000 drained fastest of 100, 500, 1,000, 2,000 and 5,000 here;
+ * localConcurrency 1, 2 and 4 were within the noise of each other.
  */
 export const PGBOSS_TUNED: PgBossSettings = {
   useListenNotify: true,
   notify: true,
-  work: { batchSize: 1000, localConcurrency: 2, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
+  work: { batchSize: 2000, localConcurrency: 2, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
 };

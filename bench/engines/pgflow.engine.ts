@@ -6,7 +6,7 @@ import { PgflowClient, PgflowModule, PgflowWorkerOptions } from '../../lib';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { BenchConfig } from '../support/bench.config';
 import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
-import { Engine, SETTINGS_ENV, Setup, Workload, workloadsOf } from './engine';
+import { Engine, SETTINGS_ENV, Workload, workloadsOf } from './engine';
 
 const DB = 'bench_pgflow';
 const SMALL_CHUNK = 1000;
@@ -22,9 +22,6 @@ export type PgflowSettings = Pick<PgflowWorkerOptions, 'batchSize' | 'maxConcurr
  * (two claims in flight, so one is prepared while the other runs).
  */
 export const PGFLOW_TUNED: Required<PgflowSettings> = { batchSize: 100, maxConcurrency: 200 };
-
-/** Our W2 row: module defaults (no slower than the tuned setup for one chain at a time). */
-const LATENCY_SETUP: Setup = 'defaults';
 
 /** nestjs-pgflow (this repository's lib/), in its defaults or its tuned setup. */
 export class PgflowEngine implements Engine {
@@ -42,11 +39,11 @@ export class PgflowEngine implements Engine {
     this.label = kind === 'tuned'
       ? `nestjs-pgflow (tuned: batchSize ${PGFLOW_TUNED.batchSize}, maxConcurrency ${PGFLOW_TUNED.maxConcurrency})`
       : 'nestjs-pgflow (defaults)';
-    this.workloads = workloadsOf(kind, kind === LATENCY_SETUP);
+    this.workloads = workloadsOf(kind);
     this.notes = [kind === 'tuned'
       ? `worker: { batchSize: ${PGFLOW_TUNED.batchSize}, maxConcurrency: ${PGFLOW_TUNED.maxConcurrency} } (the README's ` +
         'throughput recommendation), LISTEN/NOTIFY, everything else default'
-      : 'module defaults: worker batchSize 10, maxConcurrency 10, pollIntervalMs 1000, LISTEN/NOTIFY; W2 (its latency row) via ' +
+      : 'module defaults: worker batchSize 10, maxConcurrency 10, pollIntervalMs 1000, LISTEN/NOTIFY; W2 via ' +
         'PgflowClient.execute (startRun + waitForRun)'];
   }
 

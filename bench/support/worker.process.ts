@@ -113,8 +113,12 @@ export class WorkerProcess {
     return reply;
   }
 
-  /** Graceful stop; killed after `timeoutMs`. */
-  async stop(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Graceful stop; killed after `timeoutMs`. Nothing is measured by then, and a peer
+   * stopped in the middle of a capped drain can take long (DBOS with 20,000 workflows
+   * started waited out the old 30 s every time), so the wait is short.
+   */
+  async stop(timeoutMs = 5_000): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     this.send({ type: 'stop' });
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);

@@ -5,6 +5,9 @@ import { runWorker } from './worker.runtime';
 
 runWorker(async (progress, env) => {
   const settings = workerSettings<DBOSSettings>();
+  // one executor ID per process (read when the SDK loads), as DBOS asks of processes sharing
+  // a database: with the default 'local' for all, each launch recovers the others' workflows
+  process.env.DBOS__VMID = `bench-worker-${env.index}`;
   const { DBOS } = loadPeer<DBOSModule>('@dbos-inc/dbos-sdk');
   DBOS.setConfig({ name: DBOS_APP, systemDatabaseUrl: env.dbUrl, logLevel: 'warn' });
   const noop = async (): Promise<number> => 1;
