@@ -25,5 +25,6 @@ module.exports = {
     project('process', withDatabase),
     project('pooler', withDatabase),
     project('sample', withDatabase),
+    project('dashboard', withDatabase),
   ],
 };

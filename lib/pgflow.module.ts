@@ -42,7 +42,8 @@ import { PgflowWorker } from './worker/pgflow.worker';
     CronScheduler,
     RetentionScheduler,
   ],
-  exports: [PgflowClient, PgflowWorker, FlowBuilder],
+  // NotifyListener and PgflowDatabase: for nestjs-pgflow/dashboard (one LISTEN per process, its queries)
+  exports: [PgflowClient, PgflowWorker, FlowBuilder, NotifyListener, PgflowDatabase],
 })
 export class PgflowModule extends PgflowConfigurableModule {}
 

@@ -11,3 +11,4 @@ export * from './task-history.queries';
 export * from './prune.queries';
 export * from './notify.queries';
 export * from './signal.queries';
+export * from './dashboard.queries';

@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import { PgflowClient } from '../client/pgflow.client';
+import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
+import { PgflowDatabase } from '../db/pgflow.database';
+import { countRunsByStatus, FlowGraph, listFlowGraphs, listRunSignals, listTasks, RunSignalInfo, TaskSummary }
+  from '../db/queries';
+import { ListRunsFilter, RunInfo, RunStatus, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
+
+const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
+/** Most runs one page may ask for. */
+const MAX_LIMIT = 500;
+
+/** A run as its dashboard page shows it: the RunInfo, its tasks, and the signals sent to it. */
+export interface DashboardRun extends RunInfo {
+  tasks: TaskSummary[];
+  signals: RunSignalInfo[];
+}
+
+/** A flow's definition and how many runs it has in each status. */
+export interface DashboardFlow extends FlowGraph {
+  counts: Partial<Record<RunStatus, number>>;
+}
+
+/** Query string of `GET <path>/api/runs`. */
+export interface RunsQuery {
+  flow?: string;
+  status?: string;
+  before?: string;
+  limit?: string;
+}
+
+/** What the dashboard's routes do, independent of the HTTP layer: checks input, calls the client and the query layer. */
+@Injectable()
+export class DashboardApi {
+  constructor(
+    private readonly client: PgflowClient,
+    private readonly db: PgflowDatabase,
+  ) {}
+
+  /** Runs newest first, filtered; `before` (ISO time) pages back. */
+  listRuns(q: RunsQuery): Promise<RunInfo[]> {
+    const f: ListRunsFilter = { limit: 50 };
+    if (q.flow) f.flowSlug = String(q.flow);
+    if (q.status) {
+      if (!RUN_STATUSES.includes(q.status as RunStatus)) {
+        throw new PgflowValidationError(`status must be one of ${RUN_STATUSES.join(', ')} (got ${JSON.stringify(q.status)})`);
+      }
+      f.status = q.status as RunStatus;
+    }
+    if (q.before) {
+      const before = new Date(String(q.before));
+      if (isNaN(before.getTime())) throw new PgflowValidationError(`before must be an ISO date (got ${JSON.stringify(q.before)})`);
+      f.before = before;
+    }
+    if (q.limit !== undefined && q.limit !== '') {
+      const limit = Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+        throw new PgflowValidationError(`limit must be an integer from 1 to ${MAX_LIMIT} (got ${JSON.stringify(q.limit)})`);
+      }
+      f.limit = limit;
+    }
+    return this.client.listRuns(f);
+  }
+
+  /** The run with its tasks and signals; PgflowUnknownRunError when there is none. */
+  async getRun(runId: string): Promise<DashboardRun> {
+    const run = await this.client.getRun(runId);
+    if (!run) throw new PgflowUnknownRunError(runId);
+    const [tasks, signals] = await Promise.all([listTasks(this.db, runId), listRunSignals(this.db, runId)]);
+    return { ...run, tasks, signals };
+  }
+
+  /** Every stored flow with its steps and counts of runs by status. */
+  async listFlows(): Promise<DashboardFlow[]> {
+    const [flows, counts] = await Promise.all([listFlowGraphs(this.db), countRunsByStatus(this.db)]);
+    return flows.map((f) => ({ ...f, counts: counts[f.flowSlug] ?? {} }));
+  }
+
+  /** Workers known to the database. */
+  listWorkers(): Promise<WorkerInfo[]> {
+    return this.client.listWorkers();
+  }
+
+  /** Cancels the run (a finished one stays as it is) and answers it as it is now. */
+  async cancel(runId: string): Promise<RunInfo> {
+    await this.client.cancelRun(runId);
+    const run = await this.client.getRun(runId);
+    if (!run) throw new PgflowUnknownRunError(runId);
+    return run;
+  }
+
+  /** Resumes a failed or cancelled run. */
+  retry(runId: string): Promise<RunInfo> {
+    return this.client.retryRun(runId);
+  }
+
+  /** Sends signal `name` to the run (`body`: `{ name, payload, id? }`). */
+  signal(runId: string, body: unknown): Promise<SignalResult> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new PgflowValidationError('the body must be an object { name, payload, id? }');
+    }
+    const { name, payload, id } = body as { name?: unknown; payload?: unknown; id?: unknown };
+    if (typeof name !== 'string') throw new PgflowValidationError('name must be a string');
+    if (id !== undefined && typeof id !== 'string') throw new PgflowValidationError('id must be a string');
+    return this.client.signal(runId, name, payload, id === undefined ? {} : { id });
+  }
+}
