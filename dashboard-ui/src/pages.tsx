@@ -120,10 +120,10 @@ export function RunPage({ runId }: { runId: string }) {
         <Json label="Output" value={r.output} />
         {r.error ? <Json label="Error" value={r.error} /> : null}
       </div>
-      {READ_ONLY ? null : waiting.map((s) => (
-        <SignalForm key={s.stepSlug} runId={r.runId}
-          name={flow?.steps.find((f) => f.stepSlug === s.stepSlug)?.signalName ?? ''} onSent={run.reload} />
-      ))}
+      {READ_ONLY || !flow ? null : waiting.map((s) => {
+        const name = flow.steps.find((f) => f.stepSlug === s.stepSlug)?.signalName ?? '';
+        return <SignalForm key={`${s.stepSlug}:${name}`} runId={r.runId} name={name} onSent={run.reload} />;
+      })}
       <h3>Steps</h3>
       <table>
         <thead><tr><th>Step</th><th>Status</th><th>Tasks</th><th>Output</th><th>Error</th></tr></thead>

@@ -1,0 +1,177 @@
+import { PgflowClient, RunInfo } from '../../lib';
+import { call, KeyGuard, postJson, useDashboardApps } from './dashboard-harness';
+
+/** Reads `url` as a server-sent event stream until a `data:` line satisfies `match`; resolves with that event. */
+async function nextEvent(url: string, headers: Record<string, string>, match: (e: { runId?: string; type?: string; status?: string }) => boolean,
+  opened: () => Promise<unknown>): Promise<{ runId?: string; type?: string; status?: string }> {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers, signal: abort.signal });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  await opened();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended');
+      buffer += decoder.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (!line.startsWith('data:')) continue;
+        const event = JSON.parse(line.slice(5)) as { runId?: string; type?: string; status?: string };
+        if (match(event)) return event;
+      }
+    }
+  } finally {
+    abort.abort();
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) => {
+  const { start } = useDashboardApps();
+  jest.setTimeout(120_000);
+
+  it('lists runs filtered by flow and status, pages back by `before`, and refuses bad filters with 400', async () => {
+    const d = await start({ platform, worker: false });
+    const client = d.app.get(PgflowClient);
+    const pings: RunInfo[] = [];
+    for (let i = 0; i < 5; i++) pings.push(await client.startRun('ping', { i }));
+    const shop = await client.startRun('shop', { note: 'x', items: [] });
+    await client.cancelRun(pings[0].runId);
+
+    const all = await call(d.origin, '/pgflow/api/runs');
+    expect(all.status).toBe(200);
+    expect((all.body as RunInfo[]).map((r) => r.runId)).toEqual([shop, ...[...pings].reverse()].map((r) => r.runId));
+
+    const byFlow = (await call(d.origin, '/pgflow/api/runs?flow=ping')).body as RunInfo[];
+    expect(byFlow.map((r) => r.flowSlug)).toEqual(['ping', 'ping', 'ping', 'ping', 'ping']);
+    const cancelled = (await call(d.origin, '/pgflow/api/runs?status=cancelled')).body as RunInfo[];
+    expect(cancelled.map((r) => r.runId)).toEqual([pings[0].runId]);
+    const none = (await call(d.origin, '/pgflow/api/runs?flow=shop&status=cancelled')).body as RunInfo[];
+    expect(none).toEqual([]);
+
+    // paging: two at a time, each page before the last run of the previous one
+    const seen: string[] = [];
+    let before = '';
+    for (;;) {
+      const page = (await call(d.origin, `/pgflow/api/runs?flow=ping&limit=2${before ? `&before=${encodeURIComponent(before)}` : ''}`)).body as RunInfo[];
+      seen.push(...page.map((r) => r.runId));
+      if (page.length < 2) break;
+      before = String(page[page.length - 1].createdAt);
+    }
+    expect(seen).toEqual([...pings].reverse().map((r) => r.runId));
+
+    for (const q of ['status=done', 'limit=0', 'limit=501', 'limit=x', 'before=yesterday']) {
+      const res = await call(d.origin, `/pgflow/api/runs?${q}`);
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'PgflowValidationError', message: expect.any(String) });
+    }
+  });
+
+  it('answers a run with its tasks, flows with their steps and counts, and workers', async () => {
+    const d = await start({ platform });
+    const client = d.app.get(PgflowClient);
+    const run = await client.startRun('ping', { hello: 'world' });
+    await client.waitForRun(run.runId, { timeoutMs: 30_000 });
+    const got = await call(d.origin, `/pgflow/api/runs/${run.runId}`);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({
+      runId: run.runId, status: 'completed', input: { hello: 'world' }, output: { pong: { hello: 'world' } },
+      steps: [{ stepSlug: 'pong', status: 'completed' }],
+      tasks: [{ stepSlug: 'pong', taskIndex: 0, status: 'completed', attempts: 1, workerId: expect.any(String) }],
+      signals: [],
+    });
+    const flows = (await call(d.origin, '/pgflow/api/flows')).body as Array<{ flowSlug: string; steps: unknown[]; counts: object }>;
+    const shop = flows.find((f) => f.flowSlug === 'shop');
+    expect(shop?.steps).toEqual([
+      { stepSlug: 'prepare', stepType: 'single', mapSource: null, signalName: null, dependsOn: [] },
+      { stepSlug: 'charge', stepType: 'single', mapSource: null, signalName: null, dependsOn: ['prepare'] },
+      { stepSlug: 'approve', stepType: 'single', mapSource: null, signalName: 'approved', dependsOn: ['charge'] },
+      { stepSlug: 'pack', stepType: 'single', mapSource: null, signalName: null, dependsOn: ['approve'] },
+      { stepSlug: 'ship', stepType: 'map', mapSource: 'pack', signalName: null, dependsOn: ['pack'] },
+    ]);
+    expect(flows.find((f) => f.flowSlug === 'ping')?.counts).toMatchObject({ completed: expect.any(Number) });
+    const workers = (await call(d.origin, '/pgflow/api/workers')).body as Array<{ status: string; flows: string[] }>;
+    expect(workers.some((w) => w.status === 'online' && w.flows.includes('ping'))).toBe(true);
+  });
+
+  it('answers errors as { error, message } with 400, 404 and 409; mutations take only JSON (415)', async () => {
+    const d = await start({ platform, worker: false });
+    const client = d.app.get(PgflowClient);
+    const run = await client.startRun('shop', { note: 'x', items: [] });
+    const unknown = '00000000-0000-4000-8000-000000000000';
+
+    expect(await call(d.origin, `/pgflow/api/runs/${unknown}`)).toEqual({
+      status: 404, body: { error: 'PgflowUnknownRunError', message: `unknown run ${unknown}` } });
+    expect((await call(d.origin, '/pgflow/api/runs/not-a-uuid')).status).toBe(400);
+    expect((await postJson(d.origin, `/pgflow/api/runs/${unknown}/cancel`)).status).toBe(404);
+    const retryStarted = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/retry`);
+    expect(retryStarted).toEqual({ status: 409, body: { error: 'PgflowRunStateError', message: expect.any(String) } });
+    const noWait = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/signals`, { name: 'nobody_waits', payload: 1 });
+    expect(noWait).toEqual({ status: 400, body: { error: 'PgflowValidationError', message: expect.any(String) } });
+    expect((await postJson(d.origin, `/pgflow/api/runs/${run.runId}/signals`, { payload: 1 })).status).toBe(400);
+    const sent = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/signals`, { name: 'approved', payload: { ok: 1 }, id: 'once' });
+    expect(sent).toEqual({ status: 200, body: { signalId: 'once', created: true } });
+    expect((await postJson(d.origin, `/pgflow/api/runs/${run.runId}/signals`, { name: 'approved', id: 'once' })).body)
+      .toEqual({ signalId: 'once', created: false });
+
+    // a cross-site form can send only these: refused before anything is done
+    for (const [type, body] of [['application/x-www-form-urlencoded', 'a=1'], ['text/plain', '{}'], ['multipart/form-data; boundary=x', '--x--']]) {
+      const res = await call(d.origin, `/pgflow/api/runs/${run.runId}/cancel`, { method: 'POST', headers: { 'content-type': type }, body });
+      expect(res.status).toBe(415);
+    }
+    expect((await call(d.origin, `/pgflow/api/runs/${run.runId}/cancel`, { method: 'POST' })).status).toBe(415);
+    expect((await client.getRun(run.runId))?.status).toBe('started');
+
+    const cancelled = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/cancel`);
+    expect(cancelled).toMatchObject({ status: 200, body: { runId: run.runId, status: 'cancelled' } });
+    const retried = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/retry`);
+    expect(retried).toMatchObject({ status: 200, body: { runId: run.runId, status: 'started' } });
+  });
+
+  it('readOnly answers every mutation with 403 and changes nothing', async () => {
+    const d = await start({ platform, worker: false, dashboard: { readOnly: true } });
+    const run = await d.app.get(PgflowClient).startRun('shop', { note: 'x', items: [] });
+    for (const verb of ['cancel', 'retry', 'signals']) {
+      const res = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/${verb}`, { name: 'approved' });
+      expect(res).toEqual({ status: 403, body: { error: 'Forbidden', message: 'the dashboard is read-only' } });
+    }
+    expect((await d.app.get(PgflowClient).getRun(run.runId))?.status).toBe('started');
+    expect((await call(d.origin, `/pgflow/api/runs/${run.runId}`)).status).toBe(200);
+  });
+
+  it('guards run on every route: pages, assets, API, mutations and the event stream', async () => {
+    const d = await start({ platform, globalPrefix: 'admin', dashboard: { guards: [KeyGuard], path: '/jobs/' } });
+    const client = d.app.get(PgflowClient);
+    const run = await client.startRun('ping', {});
+    await client.waitForRun(run.runId, { timeoutMs: 30_000 });
+    const page = await call(d.origin, '/admin/jobs', { headers: { 'x-dashboard-key': 'let-me-in' } });
+    expect(page.status).toBe(200);
+    const asset = /assets\/[^"]+\.js/.exec(String(page.body))?.[0] as string;
+    expect(String(page.body)).toContain('<meta name="pgflow-base" content="/admin/jobs">');
+    const routes = ['/admin/jobs', `/admin/jobs/runs/${run.runId}`, '/admin/jobs/flows/ping', '/admin/jobs/workers',
+      `/admin/jobs/${asset}`, '/admin/jobs/api/runs', `/admin/jobs/api/runs/${run.runId}`, '/admin/jobs/api/flows',
+      '/admin/jobs/api/workers', '/admin/jobs/api/events'];
+    for (const path of routes) {
+      expect([path, (await call(d.origin, path)).status]).toEqual([path, 403]);
+      if (path !== '/admin/jobs/api/events') {
+        expect([path, (await call(d.origin, path, { headers: { 'x-dashboard-key': 'let-me-in' } })).status]).toEqual([path, 200]);
+      }
+    }
+    for (const verb of ['cancel', 'retry', 'signals']) {
+      expect((await postJson(d.origin, `/admin/jobs/api/runs/${run.runId}/${verb}`, { name: 'x' })).status).toBe(403);
+    }
+    // with the key, the stream delivers a run's changes
+    let second: RunInfo | undefined;
+    const event = await nextEvent(`${d.origin}/admin/jobs/api/events`, { 'x-dashboard-key': 'let-me-in' },
+      (e) => e.type === 'run' && e.runId === second?.runId && e.status === 'completed',
+      async () => (second = await client.startRun('ping', { again: true })));
+    expect(event).toMatchObject({ type: 'run', status: 'completed' });
+    expect((await call(d.origin, '/pgflow/api/runs')).status).toBe(404);
+  });
+});
