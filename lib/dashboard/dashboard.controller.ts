@@ -3,7 +3,9 @@ import {
   StreamableFile, Type, UseFilters, UseGuards,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { interval, map, merge, Observable } from 'rxjs';
+import { interval, merge, Observable } from 'rxjs';
+// rxjs/operators, not rxjs: the root exports operators only from 7.2 on, and the peer range starts at 7.1
+import { map } from 'rxjs/operators';
 import { RunInfo, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
 import { DashboardApi, DashboardFlow, DashboardRun, RunsQuery } from './dashboard.api';
 import { DashboardAssets } from './dashboard.assets';

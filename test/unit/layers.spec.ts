@@ -28,7 +28,8 @@ function lint(files: Array<[path: string, code: string]>): string[] {
 
 describe('layers (eslint.config.mjs)', () => {
   it('refuses imports that go up a layer or sideways, accepts those that go down', () => {
-    const [clientToWorker, coreToDb, dbToClient, cliToClient, migrations, down] = lint([
+    const [clientToWorker, coreToDb, dbToClient, cliToClient, migrations, down, clientToDashboard, dashboardToWorker,
+      dashboardDown] = lint([
       ['lib/client/x.ts', "import { PgflowWorker } from '../worker/pgflow.worker';\nexport const x = PgflowWorker;\n"],
       ['lib/core/errors/x.ts', "import { SQL } from '../../db/queries';\nexport const x = SQL;\n"],
       ['lib/db/x.ts', "import { PgflowClient } from '../client';\nexport const x = PgflowClient;\n"],
@@ -36,6 +37,10 @@ describe('layers (eslint.config.mjs)', () => {
       ['lib/worker/x.ts', "import { PGFLOW_MIGRATIONS } from '../../migrations';\nexport const x = PGFLOW_MIGRATIONS;\n"],
       ['lib/worker/y.ts', "import { PgflowDatabase } from '../db/pgflow.database';\nimport { slugProblem } from '../core/slug';\n" +
         'export const x = [PgflowDatabase, slugProblem];\n'],
+      ['lib/client/y.ts', "import { PgflowDashboardModule } from '../dashboard';\nexport const x = PgflowDashboardModule;\n"],
+      ['lib/dashboard/x.ts', "import { PgflowWorker } from '../worker/pgflow.worker';\nexport const x = PgflowWorker;\n"],
+      ['lib/dashboard/y.ts', "import { PgflowClient } from '../client/pgflow.client';\nimport { listTasks } from '../db/queries';\n" +
+        'export const x = [PgflowClient, listTasks];\n'],
     ]);
     expect(clientToWorker).toContain('lib/client may not import from worker');
     expect(coreToDb).toContain('lib/core may not import from db');
@@ -43,5 +48,8 @@ describe('layers (eslint.config.mjs)', () => {
     expect(cliToClient).toContain('lib/cli may not import from');
     expect(migrations).toContain('import PGFLOW_MIGRATIONS from lib/db/pgflow-migrations');
     expect(down).toBe('');
+    expect(clientToDashboard).toContain('lib/client may not import from');
+    expect(dashboardToWorker).toContain('lib/dashboard may not import from');
+    expect(dashboardDown).toBe('');
   }, 30_000);
 });

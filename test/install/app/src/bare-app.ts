@@ -1,12 +1,13 @@
 // A user's app that creates and owns its DataSource itself (no @nestjs/typeorm) and hands
 // it to pgflow through forRootAsync; logs through its own logger (app.useLogger), then
-// boots again with `logger: false`.
+// boots again with `logger: false`. The dashboard is mounted too (nestjs-pgflow/dashboard).
 import 'reflect-metadata';
 import { DynamicModule, Global, LoggerService, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { PgflowModule } from 'nestjs-pgflow';
 import { DataSource } from 'typeorm';
 import { describe, expect, run, runWorkflow } from './checks';
+import { dashboardModule } from './dashboard';
 import { GreetWorkflow } from './greet.workflow';
 
 @Global()
@@ -28,6 +29,7 @@ class AppModule {
           inject: [DataSource],
           useFactory: (dataSource: DataSource) => ({ dataSource, migrationsRun: true }),
         }),
+        dashboardModule(),
       ],
       providers: [GreetWorkflow],
     };
