@@ -77,7 +77,7 @@ export function RunsPage() {
       {runs.data && !list.length ? <p class="muted">No runs.</p> : null}
       <nav class="pager">
         {before ? <button onClick={() => go({ before: '' })}>Newest</button> : null}
-        {list.length === PAGE ? <button onClick={() => go({ before: list[list.length - 1].createdAt })}>Older</button> : null}
+        {list.length === PAGE ? <button onClick={() => go({ before: list[list.length - 1].runId })}>Older</button> : null}
       </nav>
     </main>
   );

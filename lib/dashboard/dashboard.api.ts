@@ -2,10 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { PgflowClient } from '../client/pgflow.client';
 import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
 import { PgflowDatabase } from '../db/pgflow.database';
-import { countRunsByStatus, FlowGraph, listFlowGraphs, listRunSignals, listTasks, RunSignalInfo, TaskSummary }
-  from '../db/queries';
-import { ListRunsFilter, RunInfo, RunStatus, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
+import {
+  countRunsByStatus, FlowGraph, listFlowGraphs, listRunSignals, listRunsPage, listTasks, RunSignalInfo, RunsPageFilter,
+  TaskSummary,
+} from '../db/queries';
+import { RunInfo, RunStatus, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
 /** Most runs one page may ask for. */
 const MAX_LIMIT = 500;
@@ -37,9 +40,12 @@ export class DashboardApi {
     private readonly db: PgflowDatabase,
   ) {}
 
-  /** Runs newest first, filtered; `before` (ISO time) pages back. */
+  /**
+   * Runs newest first, filtered; `before` pages back: the id of the last run of the
+   * previous page (a keyset, exact however many runs share a creation time), or an ISO time.
+   */
   listRuns(q: RunsQuery): Promise<RunInfo[]> {
-    const f: ListRunsFilter = { limit: 50 };
+    const f: RunsPageFilter = { limit: 50 };
     if (q.flow) f.flowSlug = String(q.flow);
     if (q.status) {
       if (!RUN_STATUSES.includes(q.status as RunStatus)) {
@@ -47,9 +53,11 @@ export class DashboardApi {
       }
       f.status = q.status as RunStatus;
     }
-    if (q.before) {
+    if (q.before && UUID.test(String(q.before))) {
+      f.afterRunId = String(q.before);
+    } else if (q.before) {
       const before = new Date(String(q.before));
-      if (isNaN(before.getTime())) throw new PgflowValidationError(`before must be an ISO date (got ${JSON.stringify(q.before)})`);
+      if (isNaN(before.getTime())) throw new PgflowValidationError(`before must be a run id or an ISO date (got ${JSON.stringify(q.before)})`);
       f.before = before;
     }
     if (q.limit !== undefined && q.limit !== '') {
@@ -59,7 +67,7 @@ export class DashboardApi {
       }
       f.limit = limit;
     }
-    return this.client.listRuns(f);
+    return listRunsPage(this.db, f);
   }
 
   /** The run with its tasks and signals; PgflowUnknownRunError when there is none. */

@@ -1,4 +1,5 @@
 import { PgflowClient, RunInfo } from '../../lib';
+import { appSql } from '../support/nest-harness';
 import { call, KeyGuard, postJson, useDashboardApps } from './dashboard-harness';
 
 /** Reads `url` as a server-sent event stream until a `data:` line satisfies `match`; resolves with that event. */
@@ -36,7 +37,7 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
   const { start } = useDashboardApps();
   jest.setTimeout(120_000);
 
-  it('lists runs filtered by flow and status, pages back by `before`, and refuses bad filters with 400', async () => {
+  it('lists runs filtered by flow and status, pages back by `before` (a time, or the last run id: a keyset), and refuses bad filters with 400', async () => {
     const d = await start({ platform, worker: false });
     const client = d.app.get(PgflowClient);
     const pings: RunInfo[] = [];
@@ -65,6 +66,18 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
       before = String(page[page.length - 1].createdAt);
     }
     expect(seen).toEqual([...pings].reverse().map((r) => r.runId));
+
+    // keyset by run id: exact even when every run has the same created_at
+    await appSql(d.app).query("update pgflow.runs set created_at = '2026-01-01T00:00:00.123456Z' where flow_slug = 'ping'");
+    const keyset: string[] = [];
+    let after = '';
+    for (;;) {
+      const page = (await call(d.origin, `/pgflow/api/runs?flow=ping&limit=2${after ? `&before=${after}` : ''}`)).body as RunInfo[];
+      keyset.push(...page.map((r) => r.runId));
+      if (page.length < 2) break;
+      after = page[page.length - 1].runId;
+    }
+    expect(keyset).toEqual(pings.map((r) => r.runId).sort().reverse());
 
     for (const q of ['status=done', 'limit=0', 'limit=501', 'limit=x', 'before=yesterday']) {
       const res = await call(d.origin, `/pgflow/api/runs?${q}`);

@@ -1,3 +1,5 @@
+import { RunInfo } from '../../interfaces/run-info.interface';
+import { RunRow, toRunInfo } from './run.mapper';
 import { Queryable, SQL } from './statement';
 
 /** A step of a stored flow definition, as the dashboard draws it. */
@@ -49,4 +51,22 @@ export async function listRunSignals(db: Queryable, runId: string): Promise<RunS
     created_at: Date; consumed_at: Date | null }>(SQL.list_run_signals, [runId]);
   return rows.map((r) => ({ name: r.name, signalId: r.signal_id, payload: r.payload, consumedBy: r.consumed_by,
     createdAt: r.created_at, consumedAt: r.consumed_at }));
+}
+
+/** A page of the dashboard's runs list. */
+export interface RunsPageFilter {
+  flowSlug?: string;
+  status?: string;
+  /** Only runs created before this time. */
+  before?: Date;
+  /** Only runs after this one, newest first by (created_at, run_id). */
+  afterRunId?: string;
+  limit: number;
+}
+
+/** Runs newest first by (created_at, run_id): keyset pages that stay as fast deep down as at the top. */
+export async function listRunsPage(db: Queryable, f: RunsPageFilter): Promise<RunInfo[]> {
+  const rows = await db.run<RunRow>(SQL.list_runs_page,
+    [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit, f.afterRunId ?? null]);
+  return rows.map(toRunInfo);
 }
