@@ -9,6 +9,7 @@ import { useLoad, useRunEvents } from './hooks';
 const STATUSES: RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE = 50;
+const BULK_LIMIT = 1000;
 
 const Status = ({ s }: { s: string }) => <span class={`badge st-${s}`}>{s}</span>;
 const Json = ({ label, value }: { label: string; value: unknown }) => (
@@ -24,22 +25,37 @@ export function RunsPage() {
   const flow = params.get('flow') ?? '';
   const status = params.get('status') ?? '';
   const before = params.get('before') ?? '';
-  const [query, setQuery] = useState('');
+  const key = params.get('key') ?? '';
+  const [query, setQuery] = useState(key);
+  const [bulkReport, setBulkReport] = useState<string | undefined>(undefined);
   const flows = useLoad(() => get<DashboardFlow[]>('/flows'), 'flows');
   const runs = useLoad(() => {
     const q = new URLSearchParams({ limit: String(PAGE) });
     if (flow) q.set('flow', flow);
     if (status) q.set('status', status);
     if (before) q.set('before', before);
+    if (key) q.set('key', key);
     return get<RunInfo[]>(`/runs?${q}`);
   }, search);
   useRunEvents(() => runs.reload(), 500);
   const go = (next: Record<string, string>) => {
-    const q = new URLSearchParams({ flow, status, before, ...next });
+    const q = new URLSearchParams({ flow, status, before, key: '', ...next });
     for (const [k, v] of [...q]) if (!v) q.delete(k);
     navigate(q.size ? `/?${q}` : '/');
   };
   const list = runs.data ?? [];
+  const bulk = async (verb: 'cancel' | 'retry') => {
+    const what = `${flow || 'every flow'}${status ? `, status ${status}` : ''}`;
+    if (!window.confirm(`${verb === 'cancel' ? 'Cancel' : 'Retry'} up to ${BULK_LIMIT} runs of ${what}?`)) return;
+    try {
+      const r = await post<{ matched: number; changed: number }>(`/bulk/${verb}`,
+        { flow: flow || undefined, status: status || undefined, before: before || undefined, limit: BULK_LIMIT });
+      setBulkReport(`${verb === 'cancel' ? 'Cancelled' : 'Retried'} ${r.changed} of ${r.matched} runs`);
+    } catch (e) {
+      setBulkReport(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e));
+    }
+    runs.reload();
+  };
   return (
     <main>
       <h2>Runs</h2>
@@ -47,6 +63,7 @@ export function RunsPage() {
         e.preventDefault();
         const id = query.trim();
         if (UUID.test(id)) navigate(`/runs/${id}`);
+        else go({ key: id, before: '' });
       }}>
         <label>Flow <select value={flow} onChange={(e) => go({ flow: e.currentTarget.value, before: '' })}>
           <option value="">all</option>
@@ -56,10 +73,17 @@ export function RunsPage() {
           <option value="">all</option>
           {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
         </select></label>
-        <label>Run id <input value={query} placeholder="uuid" onInput={(e) => setQuery(e.currentTarget.value)} /></label>
-        <button type="submit">Open</button>
+        <label>Run id or idempotency key <input value={query} onInput={(e) => setQuery(e.currentTarget.value)} /></label>
+        <button type="submit">Search</button>
+        {READ_ONLY || key ? null : (
+          <span class="bulk">
+            <button type="button" onClick={() => void bulk('cancel')}>Cancel all</button>
+            <button type="button" onClick={() => void bulk('retry')}>Retry all</button>
+          </span>
+        )}
       </form>
       <Problem message={runs.error} />
+      {bulkReport ? <p class="report" role="status">{bulkReport}</p> : null}
       <table class="runs">
         <thead><tr><th>Run</th><th>Flow</th><th>Status</th><th>Progress</th><th>Created</th></tr></thead>
         <tbody>

@@ -3,7 +3,7 @@ import { PgflowClient } from '../client/pgflow.client';
 import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
 import { PgflowDatabase } from '../db/pgflow.database';
 import {
-  countRunsByStatus, FlowGraph, listFlowGraphs, listRunSignals, listRunsPage, listTasks, RunSignalInfo, RunsPageFilter,
+  countRunsByStatus, findRunsByKey, FlowGraph, listFlowGraphs, listRunSignals, listRunsPage, listTasks, RunSignalInfo, RunsPageFilter,
   TaskSummary,
 } from '../db/queries';
 import { RunInfo, RunStatus, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
@@ -12,6 +12,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
 /** Most runs one page may ask for. */
 const MAX_LIMIT = 500;
+/** Most runs one bulk action touches. */
+const MAX_BULK = 1000;
 
 /** A run as its dashboard page shows it: the RunInfo, its tasks, and the signals sent to it. */
 export interface DashboardRun extends RunInfo {
@@ -30,6 +32,16 @@ export interface RunsQuery {
   status?: string;
   before?: string;
   limit?: string;
+  /** The runs started with this idempotency key (the other filters are ignored). */
+  key?: string;
+}
+
+/** What a bulk cancel or retry did to the runs of a filter. */
+export interface BulkResult {
+  /** Runs the filter matched (at most `limit`). */
+  matched: number;
+  /** Runs cancelled, or resumed. */
+  changed: number;
 }
 
 /** What the dashboard's routes do, independent of the HTTP layer: checks input, calls the client and the query layer. */
@@ -45,7 +57,12 @@ export class DashboardApi {
    * previous page (a keyset, exact however many runs share a creation time), or an ISO time.
    */
   listRuns(q: RunsQuery): Promise<RunInfo[]> {
-    const f: RunsPageFilter = { limit: 50 };
+    if (q.key) return findRunsByKey(this.db, String(q.key));
+    return listRunsPage(this.db, this.filter(q, 50, MAX_LIMIT));
+  }
+
+  private filter(q: RunsQuery, defaultLimit: number, maxLimit: number): RunsPageFilter {
+    const f: RunsPageFilter = { limit: defaultLimit };
     if (q.flow) f.flowSlug = String(q.flow);
     if (q.status) {
       if (!RUN_STATUSES.includes(q.status as RunStatus)) {
@@ -62,12 +79,43 @@ export class DashboardApi {
     }
     if (q.limit !== undefined && q.limit !== '') {
       const limit = Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-        throw new PgflowValidationError(`limit must be an integer from 1 to ${MAX_LIMIT} (got ${JSON.stringify(q.limit)})`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+        throw new PgflowValidationError(`limit must be an integer from 1 to ${maxLimit} (got ${JSON.stringify(q.limit)})`);
       }
       f.limit = limit;
     }
-    return listRunsPage(this.db, f);
+    return f;
+  }
+
+  /**
+   * Cancels, or resumes, the runs a filter matches (`{ flow?, status?, before?, limit? }`,
+   * at most 1000, default 1000), one run at a time; reports how many it matched and changed.
+   * Runs already finished (cancel) or not failed or cancelled (retry) are left as they are.
+   */
+  async bulk(verb: 'cancel' | 'retry', body: unknown): Promise<BulkResult> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new PgflowValidationError('the body must be an object { flow?, status?, before?, limit? }');
+    }
+    const b = body as Record<string, unknown>;
+    const q: RunsQuery = {};
+    for (const k of ['flow', 'status', 'before', 'limit'] as const) {
+      if (b[k] !== undefined && b[k] !== null) q[k] = String(b[k]);
+    }
+    const runs = await listRunsPage(this.db, this.filter(q, MAX_BULK, MAX_BULK));
+    let changed = 0;
+    for (const run of runs) {
+      if (verb === 'cancel' && (run.status === 'queued' || run.status === 'started')) {
+        await this.client.cancelRun(run.runId);
+        changed++;
+      } else if (verb === 'retry' && (run.status === 'failed' || run.status === 'cancelled')) {
+        const ok = await this.client.retryRun(run.runId).then(() => true, (err: unknown) => {
+          if (err instanceof PgflowValidationError || err instanceof PgflowUnknownRunError) return false;
+          throw err;
+        });
+        if (ok) changed++;
+      }
+    }
+    return { matched: runs.length, changed };
   }
 
   /** The run with its tasks and signals; PgflowUnknownRunError when there is none. */

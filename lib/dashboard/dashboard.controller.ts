@@ -7,7 +7,7 @@ import { interval, merge, Observable } from 'rxjs';
 // rxjs/operators, not rxjs: the root exports operators only from 7.2 on, and the peer range starts at 7.1
 import { map } from 'rxjs/operators';
 import { RunInfo, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
-import { DashboardApi, DashboardFlow, DashboardRun, RunsQuery } from './dashboard.api';
+import { BulkResult, DashboardApi, DashboardFlow, DashboardRun, RunsQuery } from './dashboard.api';
 import { DashboardAssets } from './dashboard.assets';
 import { DASHBOARD_OPTIONS } from './dashboard.constants';
 import { DashboardErrorFilter, DashboardRefusal } from './dashboard.errors';
@@ -143,6 +143,20 @@ export function createDashboardController(path: string, guards: Type<CanActivate
       @Body() body: unknown): Promise<SignalResult> {
       this.mutation(type);
       return this.api.signal(runId, body);
+    }
+
+    @Post('api/bulk/cancel')
+    @HttpCode(200)
+    bulkCancel(@Headers('content-type') type: string | undefined, @Body() body: unknown): Promise<BulkResult> {
+      this.mutation(type);
+      return this.api.bulk('cancel', body);
+    }
+
+    @Post('api/bulk/retry')
+    @HttpCode(200)
+    bulkRetry(@Headers('content-type') type: string | undefined, @Body() body: unknown): Promise<BulkResult> {
+      this.mutation(type);
+      return this.api.bulk('retry', body);
     }
 
     /** Refuses a mutation when read-only (403) or not sent as JSON (415: a cross-site form cannot send JSON). */

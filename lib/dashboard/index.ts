@@ -1,5 +1,5 @@
 // nestjs-pgflow/dashboard: the web UI and its JSON API, mounted with PgflowDashboardModule.forRoot.
 export { PgflowDashboardModule } from './dashboard.module';
 export type { PgflowDashboardOptions } from './dashboard-options.interface';
-export type { DashboardRun, DashboardFlow, RunsQuery } from './dashboard.api';
+export type { BulkResult, DashboardRun, DashboardFlow, RunsQuery } from './dashboard.api';
 export type { FlowGraph, FlowGraphStep, RunSignalInfo, TaskSummary } from '../db/queries';

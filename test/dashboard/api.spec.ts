@@ -147,11 +147,36 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
     expect(retried).toMatchObject({ status: 200, body: { runId: run.runId, status: 'started' } });
   });
 
+  it('finds runs by idempotency key; bulk cancel and retry act on a filtered list, bounded, and report counts', async () => {
+    const d = await start({ platform, worker: false });
+    await appSql(d.app).query('delete from pgflow.runs'); // the file's earlier runs would match the filters
+    const client = d.app.get(PgflowClient);
+    const keyed = await client.startRun('ping', {}, { idempotencyKey: 'order-42' });
+    const other = await client.startRun('shop', { note: 'x', items: [] }, { idempotencyKey: 'order-42' });
+    const found = (await call(d.origin, '/pgflow/api/runs?key=order-42')).body as RunInfo[];
+    expect(found.map((r) => r.runId).sort()).toEqual([keyed.runId, other.runId].sort());
+    expect((await call(d.origin, '/pgflow/api/runs?key=nobody')).body).toEqual([]);
+
+    const pings = [keyed];
+    for (let i = 0; i < 4; i++) pings.push(await client.startRun('ping', { i }));
+    expect((await postJson(d.origin, '/pgflow/api/bulk/cancel', { flow: 'ping', limit: 3 })).body).toEqual({ matched: 3, changed: 3 });
+    expect((await postJson(d.origin, '/pgflow/api/bulk/cancel', { flow: 'ping' })).body).toEqual({ matched: 5, changed: 2 });
+    expect((await client.getRun(other.runId))?.status).toBe('started');
+    expect((await postJson(d.origin, '/pgflow/api/bulk/retry', { flow: 'ping', status: 'cancelled', limit: 2 })).body)
+      .toEqual({ matched: 2, changed: 2 });
+    const statuses = await Promise.all(pings.map(async (r) => (await client.getRun(r.runId))?.status));
+    expect(statuses.filter((s) => s === 'started')).toHaveLength(2);
+    expect(statuses.filter((s) => s === 'cancelled')).toHaveLength(3);
+    expect((await postJson(d.origin, '/pgflow/api/bulk/retry', { limit: 1001 })).status).toBe(400);
+    expect((await call(d.origin, '/pgflow/api/bulk/cancel', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })).status)
+      .toBe(415);
+  });
+
   it('readOnly answers every mutation with 403 and changes nothing', async () => {
     const d = await start({ platform, worker: false, dashboard: { readOnly: true } });
     const run = await d.app.get(PgflowClient).startRun('shop', { note: 'x', items: [] });
-    for (const verb of ['cancel', 'retry', 'signals']) {
-      const res = await postJson(d.origin, `/pgflow/api/runs/${run.runId}/${verb}`, { name: 'approved' });
+    for (const path of ['cancel', 'retry', 'signals'].map((v) => `runs/${run.runId}/${v}`).concat(['bulk/cancel', 'bulk/retry'])) {
+      const res = await postJson(d.origin, `/pgflow/api/${path}`, { name: 'approved' });
       expect(res).toEqual({ status: 403, body: { error: 'Forbidden', message: 'the dashboard is read-only' } });
     }
     expect((await d.app.get(PgflowClient).getRun(run.runId))?.status).toBe('started');
@@ -176,8 +201,8 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
         expect([path, (await call(d.origin, path, { headers: { 'x-dashboard-key': 'let-me-in' } })).status]).toEqual([path, 200]);
       }
     }
-    for (const verb of ['cancel', 'retry', 'signals']) {
-      expect((await postJson(d.origin, `/admin/jobs/api/runs/${run.runId}/${verb}`, { name: 'x' })).status).toBe(403);
+    for (const path of ['cancel', 'retry', 'signals'].map((v) => `runs/${run.runId}/${v}`).concat(['bulk/cancel', 'bulk/retry'])) {
+      expect((await postJson(d.origin, `/admin/jobs/api/${path}`, { name: 'x' })).status).toBe(403);
     }
     // with the key, the stream delivers a run's changes
     let second: RunInfo | undefined;

@@ -70,3 +70,9 @@ export async function listRunsPage(db: Queryable, f: RunsPageFilter): Promise<Ru
     [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit, f.afterRunId ?? null]);
   return rows.map(toRunInfo);
 }
+
+/** The runs started with this idempotency key, one per flow at most, newest first. */
+export async function findRunsByKey(db: Queryable, idempotencyKey: string): Promise<RunInfo[]> {
+  const rows = await db.run<RunRow>(SQL.find_runs_by_key, [idempotencyKey]);
+  return rows.map(toRunInfo);
+}
