@@ -4,6 +4,8 @@ import { FlowBuilder } from './client/flow.builder';
 import { PgflowClient } from './client/pgflow.client';
 import { resolvePgflowOptions, ResolvedPgflowOptions } from './core/options.resolver';
 import { PGFLOW_OPTIONS } from './core/pgflow.constants';
+import { PgflowEvents } from './core/pgflow.events';
+import { PgflowTelemetry } from './core/telemetry';
 import { NotifyListener } from './db/notify.listener';
 import { PgflowDatabase } from './db/pgflow.database';
 import { DefinitionStore } from './definitions/definition.store';
@@ -36,13 +38,15 @@ import { PgflowWorker } from './worker/pgflow.worker';
     PgflowExplorer,
     DefinitionStore,
     NotifyListener,
+    PgflowEvents,
+    PgflowTelemetry,
     PgflowWorker,
     PgflowClient,
     FlowBuilder,
     CronScheduler,
     RetentionScheduler,
   ],
-  exports: [PgflowClient, PgflowWorker, FlowBuilder],
+  exports: [PgflowClient, PgflowWorker, FlowBuilder, PgflowEvents],
 })
 export class PgflowModule extends PgflowConfigurableModule {}
 
