@@ -106,14 +106,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       }),
       this.listener.connected$.subscribe(() => this.poller.wake()),
       this.registry.handlersRegistered$.subscribe(() => this.flowsChanged()),
-      this.listener.control$.subscribe(({ runId, status }) => {
-        if (status === 'cancelled' || status === 'failed') {
-          this.endedRuns.markEnded(runId);
-          this.invoker.abortRun(runId, status);
-        } else if (status === 'started') {
-          this.endedRuns.markResumed(runId);
-        }
-      }),
+      this.followRunControl(),
     );
     await this.heartbeat('online');
     this.telemetry.observeQueue(() => queueStats(this.db));
@@ -153,6 +146,18 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.heartbeat('stopped');
     this.logger.log(`worker ${this.workerId} stopped`);
+  }
+
+  /** Aborts running handlers of runs cancelled or failed elsewhere (control NOTIFY). */
+  private followRunControl(): Subscription {
+    return this.listener.control$.subscribe(({ runId, status }) => {
+      if (status === 'cancelled' || status === 'failed') {
+        this.endedRuns.markEnded(runId);
+        this.invoker.abortRun(runId, status);
+      } else if (status === 'started') {
+        this.endedRuns.markResumed(runId);
+      }
+    });
   }
 
   private async untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {
@@ -303,6 +308,21 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async drain(opts: { skipDelays?: boolean } = {}): Promise<number> {
     await this.definitions.ready();
+    // a stopped worker hears no cancellations otherwise: handlers of a run cancelled
+    // meanwhile must still see ctx.signal abort
+    let control: Subscription | undefined;
+    if (!this.started) {
+      await this.listener.start();
+      control = this.followRunControl();
+    }
+    try {
+      return await this.drainLoop(opts);
+    } finally {
+      control?.unsubscribe();
+    }
+  }
+
+  private async drainLoop(opts: { skipDelays?: boolean }): Promise<number> {
     let attempts = 0;
     for (;;) {
       const flows = this.flows();
