@@ -32,10 +32,10 @@ interface OtelMeter {
   createHistogram(name: string, options: { description: string; unit: string }):
     { record(v: number, a: Attributes): void };
   createObservableGauge(name: string, options: { description: string; unit?: string }): OtelObservable;
-  addBatchObservableCallback(callback: (observer: {
-    observe(o: OtelObservable, value: number, attributes: Attributes): void;
-  }) => Promise<void>, observables: OtelObservable[]): void;
+  addBatchObservableCallback(callback: BatchCallback, observables: OtelObservable[]): void;
+  removeBatchObservableCallback(callback: BatchCallback, observables: OtelObservable[]): void;
 }
+type BatchCallback = (observer: { observe(o: OtelObservable, value: number, attributes: Attributes): void }) => Promise<void>;
 interface OtelApi {
   trace: {
     getTracer(name: string, version?: string): OtelTracer;
@@ -90,7 +90,6 @@ type QueueStats = () => Promise<{ flow_slug: string; ready: number; oldest_age: 
  */
 @Injectable()
 export class PgflowTelemetry {
-  private queueObserved = false;
   private instruments?: {
     completed: { add(n: number, a: Attributes): void };
     failed: { add(n: number, a: Attributes): void };
@@ -155,22 +154,26 @@ export class PgflowTelemetry {
     i.duration.record(durationMs / 1000, attributes);
   }
 
-  /** Registers the queue gauges, read through `stats` whenever a metric reader collects. */
-  observeQueue(stats: QueueStats): void {
+  /**
+   * Registers the queue gauges, read through `stats` whenever a metric reader collects
+   * (never without an SDK); returns what unregisters them (the app is closing).
+   */
+  observeQueue(stats: QueueStats): () => void {
     const o = otel();
-    if (!o || this.queueObserved) return;
-    this.queueObserved = true;
+    if (!o) return () => undefined;
     const meter = o.metrics.getMeter(NAME);
     const ready = meter.createObservableGauge('pgflow.queue.ready',
       { description: 'Tasks claimable now, per flow' });
     const oldest = meter.createObservableGauge('pgflow.queue.oldest_ready_age',
       { description: 'Seconds the oldest claimable task has waited, per flow', unit: 's' });
-    meter.addBatchObservableCallback(async (observer) => {
+    const callback: BatchCallback = async (observer) => {
       for (const row of await stats()) {
         observer.observe(ready, row.ready, { 'pgflow.flow': row.flow_slug });
         observer.observe(oldest, Math.max(0, row.oldest_age), { 'pgflow.flow': row.flow_slug });
       }
-    }, [ready, oldest]);
+    };
+    meter.addBatchObservableCallback(callback, [ready, oldest]);
+    return () => meter.removeBatchObservableCallback(callback, [ready, oldest]);
   }
 
   private metrics(): PgflowTelemetry['instruments'] {

@@ -40,6 +40,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private runCheck?: NodeJS.Timeout;
   private checkingRuns = false;
   private started = false;
+  private unobserveQueue?: () => void;
   /** Runs whose run.completed this process emitted lately (two flushes may see one run end). */
   private readonly emittedRuns = new Set<string>();
 
@@ -73,10 +74,13 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // the queue gauges describe the database, so every process reports them, workers or not
+    this.unobserveQueue = this.telemetry.observeQueue(() => queueStats(this.db));
     if (this.opts.enabled && this.opts.autoStart) await this.start();
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.unobserveQueue?.();
     await this.stop();
   }
 
@@ -109,7 +113,6 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.followRunControl(),
     );
     await this.heartbeat('online');
-    this.telemetry.observeQueue(() => queueStats(this.db));
     // leases ride on the heartbeat: renew at least three times per lease
     const every = Math.min(this.opts.heartbeatIntervalMs, Math.floor((this.opts.leaseSeconds * 1000) / 3));
     this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), every);
