@@ -113,9 +113,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.followRunControl(),
     );
     await this.heartbeat('online');
-    // leases ride on the heartbeat: renew at least three times per lease
-    const every = Math.min(this.opts.heartbeatIntervalMs, Math.floor((this.opts.leaseSeconds * 1000) / 3));
-    this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), every);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), this.heartbeatEveryMs());
     this.heartbeatTimer.unref();
     this.runCheck = setInterval(() => void this.checkRunningRuns(), this.opts.pollIntervalMs);
     this.runCheck.unref();
@@ -149,6 +147,11 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.heartbeat('stopped');
     this.logger.log(`worker ${this.workerId} stopped`);
+  }
+
+  /** Leases ride on the heartbeat: it beats at least three times per lease. */
+  private heartbeatEveryMs(): number {
+    return Math.min(this.opts.heartbeatIntervalMs, Math.floor((this.opts.leaseSeconds * 1000) / 3));
   }
 
   /** Aborts running handlers of runs cancelled or failed elsewhere (control NOTIFY). */
@@ -313,15 +316,22 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.definitions.ready();
     // a stopped worker hears no cancellations otherwise: handlers of a run cancelled
     // meanwhile must still see ctx.signal abort
+    // and its handlers' leases must still be renewed
     let control: Subscription | undefined;
-    if (!this.started) {
+    let renewal: NodeJS.Timeout | undefined;
+    const standalone = !this.started;
+    if (standalone) {
       await this.listener.start();
       control = this.followRunControl();
+      renewal = setInterval(() => void this.heartbeat('online'), this.heartbeatEveryMs());
+      renewal.unref();
     }
     try {
       return await this.drainLoop(opts);
     } finally {
       control?.unsubscribe();
+      clearInterval(renewal);
+      if (standalone && !this.started) await this.heartbeat('stopped');
     }
   }
 
