@@ -4,5 +4,7 @@ export * from './client';
 export * from './worker';
 export * from './core/errors';
 export * from './interfaces';
+export { PgflowEvents } from './core/pgflow.events';
+export type { PgflowEvent, PgflowTaskEvent, PgflowRunEndEvent } from './core/pgflow.events';
 export { PGFLOW_ENTITIES } from './db/entities';
 export { PGFLOW_MIGRATIONS } from './db/pgflow-migrations';

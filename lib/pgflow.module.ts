@@ -4,6 +4,8 @@ import { FlowBuilder } from './client/flow.builder';
 import { PgflowClient } from './client/pgflow.client';
 import { resolvePgflowOptions, ResolvedPgflowOptions } from './core/options.resolver';
 import { PGFLOW_OPTIONS } from './core/pgflow.constants';
+import { PgflowEvents } from './core/pgflow.events';
+import { PgflowTelemetry } from './core/telemetry';
 import { NotifyListener } from './db/notify.listener';
 import { PgflowDatabase } from './db/pgflow.database';
 import { DefinitionStore } from './definitions/definition.store';
@@ -36,6 +38,8 @@ import { PgflowWorker } from './worker/pgflow.worker';
     PgflowExplorer,
     DefinitionStore,
     NotifyListener,
+    PgflowEvents,
+    PgflowTelemetry,
     PgflowWorker,
     PgflowClient,
     FlowBuilder,
@@ -43,7 +47,7 @@ import { PgflowWorker } from './worker/pgflow.worker';
     RetentionScheduler,
   ],
   // NotifyListener and PgflowDatabase: for nestjs-pgflow/dashboard (one LISTEN per process, its queries)
-  exports: [PgflowClient, PgflowWorker, FlowBuilder, NotifyListener, PgflowDatabase],
+  exports: [PgflowClient, PgflowWorker, FlowBuilder, PgflowEvents, NotifyListener, PgflowDatabase],
 })
 export class PgflowModule extends PgflowConfigurableModule {}
 

@@ -6,14 +6,16 @@ import { assertRunId } from '../core/errors/sql-error.mapper';
 import { toJsonText } from '../core/json.codec';
 import { ResolvedPgflowOptions } from '../core/options.resolver';
 import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
+import { PgflowEvents } from '../core/pgflow.events';
+import { PgflowTelemetry } from '../core/telemetry';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
 import * as runs from '../db/queries/run.queries';
-import { listWorkers, pruneInBatches, sendSignal } from '../db/queries';
+import { listWorkers, pruneInBatches, sendSignal, taskInfos, taskProgress } from '../db/queries';
 import { DefinitionStore } from '../definitions/definition.store';
 import { validateRunInput } from '../definitions/input.validator';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
-import { ListRunsFilter, RunEvent, RunInfo, SignalOptions, SignalResult, StartRunOptions, WorkerInfo }
+import { ListRunsFilter, RunEvent, RunInfo, SignalOptions, SignalResult, StartRunOptions, TaskInfo, WorkerInfo }
   from '../interfaces/run-info.interface';
 import { RunWatcher } from './run.watcher';
 
@@ -29,8 +31,11 @@ export class PgflowClient {
     private readonly registry: WorkflowRegistry,
     private readonly definitions: DefinitionStore,
     listener: NotifyListener,
+    private readonly events: PgflowEvents,
+    private readonly telemetry: PgflowTelemetry,
   ) {
-    this.watcher = new RunWatcher(listener, (runId) => this.fetchRun(runId), options.worker.pollIntervalMs);
+    this.watcher = new RunWatcher(listener, (runId) => this.fetchRun(runId), options.worker.pollIntervalMs,
+      (runId) => taskProgress(this.db, runId));
     this.heartbeatMs = options.worker.heartbeatIntervalMs;
   }
 
@@ -59,7 +64,16 @@ export class PgflowClient {
     if (opts.idempotencyKey !== undefined && (typeof opts.idempotencyKey !== 'string' || !opts.idempotencyKey)) {
       throw new PgflowValidationError('idempotencyKey must be a non-empty string');
     }
-    return runs.startFlow(this.db, slug, json, opts);
+    // the PRODUCER span; its context is stored on the run, where every attempt's span finds it
+    const span = this.telemetry.startRun(slug);
+    try {
+      const runId = await runs.startFlow(this.db, slug, json, { ...opts, traceparent: span.traceparent });
+      span.end(runId);
+      return runId;
+    } catch (err) {
+      span.end(undefined, err);
+      throw err;
+    }
   }
 
   /** The run with progress and step states, or null if there is none. */
@@ -95,7 +109,24 @@ export class PgflowClient {
    */
   async cancelRun(runId: string): Promise<void> {
     assertRunId(runId);
-    await runs.cancelRun(this.db, runId);
+    const before = this.events.observed ? await this.fetchRun(runId) : null;
+    const status = await runs.cancelRun(this.db, runId);
+    if (before && status === 'cancelled' && before.status !== 'cancelled') {
+      this.events.emit({ type: 'run.cancelled', runId, flowSlug: before.flowSlug });
+    }
+  }
+
+  /**
+   * The run's tasks (only `stepSlug`'s when given) in step order, then by task index,
+   * each with its latest state, output, progress and its attempts (the last 20) with
+   * their errors, timings and workers. An unknown run gives an empty list.
+   */
+  async getTasks(runId: string, stepSlug?: string): Promise<TaskInfo[]> {
+    assertRunId(runId);
+    if (stepSlug !== undefined && typeof stepSlug !== 'string') {
+      throw new PgflowValidationError(`stepSlug must be a string (got ${typeof stepSlug})`);
+    }
+    return taskInfos(this.db, runId, stepSlug);
   }
 
   /**

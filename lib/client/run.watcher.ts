@@ -48,6 +48,8 @@ export class RunWatcher {
     private readonly listener: NotifyListener,
     private readonly fetchRun: (runId: string) => Promise<RunInfo | null>,
     private readonly pollMs: number,
+    private readonly fetchProgress: (runId: string) => Promise<{ step_slug: string; task_index: number;
+      progress: unknown }[]>,
   ) {}
 
   /** Resolves with the completed run; rejects when it fails, is cancelled, or `timeoutMs` passes. */
@@ -93,11 +95,23 @@ export class RunWatcher {
   watch(runId: string): Observable<RunEvent> {
     return new Observable<RunEvent>((subscriber) => {
       let last: RunInfo | undefined;
+      // progress is read only after a progress notification, not on every status change
+      let progressDue = true;
+      const progress = new Map<string, string>();
       const refresh = coalescing(async () => {
         try {
-          const run = await this.fetchRun(runId);
+          const readProgress = progressDue;
+          progressDue = false;
+          const [run, rows] = await Promise.all([this.fetchRun(runId), readProgress ? this.fetchProgress(runId) : []]);
           if (subscriber.closed) return true;
           if (!run) throw new PgflowUnknownRunError(runId);
+          for (const r of rows) {
+            const key = `${r.step_slug}/${r.task_index}`;
+            const text = JSON.stringify(r.progress);
+            if (progress.get(key) === text) continue;
+            progress.set(key, text);
+            subscriber.next({ type: 'progress', runId, stepSlug: r.step_slug, taskIndex: r.task_index, value: r.progress });
+          }
           for (const event of diffRun(last, run)) subscriber.next(event);
           last = run;
           if (!FINISHED.has(run.status)) return false;
@@ -112,10 +126,19 @@ export class RunWatcher {
       const sub = merge(
         this.listener.runs$.pipe(filter((s) => s.runId === runId)),
         this.listener.connected$,
-      ).subscribe(refresh);
+      ).subscribe((s) => {
+        // a reconnect may have missed progress notifications: read progress too
+        if (typeof s !== 'object' || !s || !('status' in s) || s.status === 'progress') progressDue = true;
+        refresh();
+      });
       this.listener.watchRuns().then(() => {
         if (subscriber.closed) return;
-        if (!this.listener.available) sub.add(interval(this.pollMs).subscribe(refresh));
+        if (!this.listener.available) {
+          sub.add(interval(this.pollMs).subscribe(() => {
+            progressDue = true;
+            refresh();
+          }));
+        }
         refresh();
       }).catch((err: unknown) => subscriber.error(err));
       return () => sub.unsubscribe();

@@ -15,6 +15,7 @@ export interface ResolvedWorkerOptions {
   pollIntervalMs: number;
   workerId: string;
   heartbeatIntervalMs: number;
+  leaseSeconds: number;
   shutdownTimeoutMs: number;
   autoStart: boolean;
 }
@@ -38,6 +39,7 @@ export const OPTION_DEFAULTS = {
     maxConcurrency: 10,
     pollIntervalMs: 1000,
     heartbeatIntervalMs: 5000,
+    leaseSeconds: 30,
     shutdownTimeoutMs: 30_000,
     autoStart: true,
   },
@@ -101,6 +103,7 @@ function resolveWorker(given: PgflowModuleOptions['worker']): ResolvedWorkerOpti
     pollIntervalMs: int('worker.pollIntervalMs', w.pollIntervalMs, d.pollIntervalMs, 1),
     workerId: w.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     heartbeatIntervalMs: int('worker.heartbeatIntervalMs', w.heartbeatIntervalMs, d.heartbeatIntervalMs, 1),
+    leaseSeconds: int('worker.leaseSeconds', w.leaseSeconds, d.leaseSeconds, 2),
     shutdownTimeoutMs: int('worker.shutdownTimeoutMs', w.shutdownTimeoutMs, d.shutdownTimeoutMs, 0),
     autoStart: bool('worker.autoStart', w.autoStart, d.autoStart),
   };

@@ -19,6 +19,12 @@ export interface PgflowWorkerOptions {
   workerId?: string;
   /** Heartbeat interval in ms. Default `5000`. */
   heartbeatIntervalMs?: number;
+  /**
+   * A claimed task's lease in seconds. Default `30`. Renewed with the heartbeat (at least
+   * three times per lease) while its handler runs, so a dead worker's tasks are claimable
+   * again within about this long whatever their step `timeout`.
+   */
+  leaseSeconds?: number;
   /** Time in ms running handlers get to finish on shutdown. Default `30000`. */
   shutdownTimeoutMs?: number;
   /** Start polling at application bootstrap. Default `true`; `false`: call `PgflowWorker.start()`. */

@@ -39,7 +39,8 @@ export interface RunInfo {
 /** A change of a run or of one of its steps, emitted by `watchRun`. */
 export type RunEvent =
   | { type: 'run'; runId: string; status: RunStatus; run: RunInfo }
-  | { type: 'step'; runId: string; stepSlug: string; status: StepStatus; step: StepInfo };
+  | { type: 'step'; runId: string; stepSlug: string; status: StepStatus; step: StepInfo }
+  | { type: 'progress'; runId: string; stepSlug: string; taskIndex: number; value: unknown };
 
 /** A worker process as seen in the `workers` table. */
 export interface WorkerInfo {
@@ -89,4 +90,39 @@ export interface SignalResult {
   signalId: string;
   /** `false`: a signal with this id was already stored; nothing changed. */
   created: boolean;
+}
+
+/** Status of a task; `waiting`: its step waits for a signal. */
+export type TaskStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled' | 'waiting';
+
+/** One attempt of a task, as `getTasks` lists it. */
+export interface TaskAttemptInfo {
+  /** 1-based, counted since the run was last retried (what the handler saw as `ctx.attempt`). */
+  attempt: number;
+  /** The attempt's error message; null while running or when it completed. */
+  error: string | null;
+  startedAt: Date | null;
+  /** Null while it runs. */
+  endedAt: Date | null;
+  workerId: string | null;
+}
+
+/** A task of a run with its latest state and its attempts (the last 20), from `getTasks`. */
+export interface TaskInfo {
+  stepSlug: string;
+  taskIndex: number;
+  status: TaskStatus;
+  /** The latest attempt's number (0: never claimed). */
+  attempt: number;
+  /** Set once the task completed. */
+  output?: unknown;
+  /** The latest failed attempt's error. */
+  error: string | null;
+  /** The handler's latest `ctx.progress(value)`, if it reported any. */
+  progress?: unknown;
+  /** The worker that claimed it last. */
+  workerId: string | null;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  attempts: TaskAttemptInfo[];
 }

@@ -15,6 +15,12 @@ export interface StepContext {
   /** Aborted on step timeout, run cancellation, or the shutdown deadline. */
   signal: AbortSignal;
   workerId: string;
+  /**
+   * Stores the task's latest progress (JSON, at most 64 KiB), extends its lease (not the
+   * step `timeout`) and is emitted by `watchRun` as a `progress` event. Rejects with
+   * PgflowValidationError on a value that is not JSON or too large; the task keeps running.
+   */
+  progress(value: Json): Promise<void>;
 }
 
 /**

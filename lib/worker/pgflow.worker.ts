@@ -2,16 +2,18 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { Subscription } from 'rxjs';
 import { ResolvedPgflowOptions, ResolvedWorkerOptions } from '../core/options.resolver';
 import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
+import { PgflowEvents } from '../core/pgflow.events';
+import { PgflowTelemetry } from '../core/telemetry';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
 import {
-  ClaimedTask, ClaimRequest, claimTasks, completeTasks, completeTasksAndClaim, endedRuns, releaseTasks, runStatus,
-  upsertWorker,
+  ClaimedTask, ClaimRequest, claimTasks, completedRuns, completeTasks, completeTasksAndClaim, endedRuns, FailOutcome,
+  makeTasksDue, queueStats, releaseTasks, runStatus, setProgress, TaskAttempt, upsertWorker,
 } from '../db/queries';
 import { DefinitionStore } from '../definitions/definition.store';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { EndedRuns } from './ended-runs';
-import { ResultFlusher } from './result.flusher';
+import { Failure, ResultFlusher } from './result.flusher';
 import { RunInputCache } from './run-input.cache';
 import { errorMessage, StepInvoker } from './step.invoker';
 import { TaskPoller } from './task.poller';
@@ -38,6 +40,9 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private runCheck?: NodeJS.Timeout;
   private checkingRuns = false;
   private started = false;
+  private unobserveQueue?: () => void;
+  /** Runs whose run.completed this process emitted lately (two flushes may see one run end). */
+  private readonly emittedRuns = new Set<string>();
 
   constructor(
     @Inject(PGFLOW_OPTIONS) options: ResolvedPgflowOptions,
@@ -45,11 +50,19 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly registry: WorkflowRegistry,
     private readonly definitions: DefinitionStore,
     private readonly listener: NotifyListener,
+    private readonly events: PgflowEvents,
+    private readonly telemetry: PgflowTelemetry,
   ) {
     this.opts = options.worker;
     this.workerId = options.worker.workerId;
-    this.flusher = new ResultFlusher(db, (json) => this.report(json));
-    this.invoker = new StepInvoker(registry, this.flusher, this.workerId);
+    this.flusher = new ResultFlusher(db, (json) => this.report(json), {
+      completed: (results) => this.resultsStored(results),
+      failed: (failure, outcome) => this.failureStored(failure, outcome),
+    });
+    this.invoker = new StepInvoker(registry, this.flusher, this.workerId, {
+      events, telemetry,
+      saveProgress: (task, json) => setProgress(db, task, json, this.opts.leaseSeconds),
+    });
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
       dispatch: (task) => this.dispatch(task),
@@ -61,10 +74,13 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // the queue gauges describe the database, so every process reports them, workers or not
+    this.unobserveQueue = this.telemetry.observeQueue(() => queueStats(this.db));
     if (this.opts.enabled && this.opts.autoStart) await this.start();
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.unobserveQueue?.();
     await this.stop();
   }
 
@@ -94,17 +110,10 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       }),
       this.listener.connected$.subscribe(() => this.poller.wake()),
       this.registry.handlersRegistered$.subscribe(() => this.flowsChanged()),
-      this.listener.control$.subscribe(({ runId, status }) => {
-        if (status === 'cancelled' || status === 'failed') {
-          this.endedRuns.markEnded(runId);
-          this.invoker.abortRun(runId, status);
-        } else if (status === 'started') {
-          this.endedRuns.markResumed(runId);
-        }
-      }),
+      this.followRunControl(),
     );
     await this.heartbeat('online');
-    this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), this.opts.heartbeatIntervalMs);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), this.heartbeatEveryMs());
     this.heartbeatTimer.unref();
     this.runCheck = setInterval(() => void this.checkRunningRuns(), this.opts.pollIntervalMs);
     this.runCheck.unref();
@@ -138,6 +147,23 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     await this.heartbeat('stopped');
     this.logger.log(`worker ${this.workerId} stopped`);
+  }
+
+  /** Leases ride on the heartbeat: it beats at least three times per lease. */
+  private heartbeatEveryMs(): number {
+    return Math.min(this.opts.heartbeatIntervalMs, Math.floor((this.opts.leaseSeconds * 1000) / 3));
+  }
+
+  /** Aborts running handlers of runs cancelled or failed elsewhere (control NOTIFY). */
+  private followRunControl(): Subscription {
+    return this.listener.control$.subscribe(({ runId, status }) => {
+      if (status === 'cancelled' || status === 'failed') {
+        this.endedRuns.markEnded(runId);
+        this.invoker.abortRun(runId, status);
+      } else if (status === 'started') {
+        this.endedRuns.markResumed(runId);
+      }
+    });
   }
 
   private async untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {
@@ -175,7 +201,8 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async claimWith(send: (request: ClaimRequest) => Promise<ClaimedTask[]>, flows: string[], limit: number,
   ): Promise<ClaimedTask[]> {
     const known = this.runInputs.snapshot();
-    const tasks = await send({ flows, workerId: this.workerId, limit, knownRuns: [...known.keys()] });
+    const tasks = await send({ flows, workerId: this.workerId, limit, knownRuns: [...known.keys()],
+      leaseSeconds: this.opts.leaseSeconds });
     for (const t of tasks) {
       if (known.has(t.run_id)) t.run_input = known.get(t.run_id);
       this.runInputs.remember(t.run_id, t.run_input);
@@ -239,12 +266,92 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       .catch((err) => this.logger.error(`releasing tasks: ${errorMessage(err)}`));
   }
 
-  /** Registers this worker or refreshes its heartbeat (flows, status). */
+  /**
+   * Registers this worker or refreshes its heartbeat (flows, status), renewing the
+   * leases of all its running tasks in the same statement. Tasks it no longer holds, or
+   * whose lease ran out because renewing failed, are aborted: their results are stale.
+   */
   private async heartbeat(status: 'online' | 'stopped'): Promise<void> {
+    const sentAt = Date.now();
     try {
-      await upsertWorker(this.db, this.workerId, this.flows(), status);
+      const held = await upsertWorker(this.db, this.workerId, this.flows(), status,
+        status === 'online' ? this.opts.leaseSeconds : undefined);
+      if (status === 'online') this.invoker.leasesRenewed(sentAt, held);
     } catch (err) {
       this.logger.warn(`heartbeat failed: ${errorMessage(err)}`);
+    }
+    this.invoker.abortExpiredLeases(Date.now(), this.opts.leaseSeconds * 1000);
+  }
+
+  /** Completions were stored: with someone listening, tell which runs they completed. */
+  private resultsStored(results: readonly TaskAttempt[]): void {
+    if (!this.events.observed) return;
+    const runIds = [...new Set(results.map((r) => r.run_id))];
+    void completedRuns(this.db, runIds).then((rows) => {
+      for (const { run_id: runId, flow_slug: flowSlug } of rows) {
+        if (this.emittedRuns.has(runId)) continue;
+        this.emittedRuns.add(runId);
+        if (this.emittedRuns.size > 10_000) this.emittedRuns.delete(this.emittedRuns.values().next().value as string);
+        this.events.emit({ type: 'run.completed', runId, flowSlug });
+      }
+    }).catch((err: unknown) => this.logger.warn(`looking up completed runs failed: ${errorMessage(err)}`));
+  }
+
+  /** A failure was recorded: task.retrying or task.failed, and run.failed when it failed the run. */
+  private failureStored(f: Failure, outcome: FailOutcome): void {
+    if (outcome === 'ignored' || !f.meta) return;
+    const { flowSlug, attemptNumber, durationMs } = f.meta;
+    this.events.emit({ type: outcome === 'retrying' ? 'task.retrying' : 'task.failed', runId: f.run_id, flowSlug,
+      stepSlug: f.step_slug, taskIndex: f.task_index, attempt: attemptNumber, durationMs, error: f.error });
+    if (outcome === 'failed') this.events.emit({ type: 'run.failed', runId: f.run_id, flowSlug });
+  }
+
+  /**
+   * Runs every claimable task of this process's flows until none is left, and resolves
+   * with the number of attempts it ran. For tests of your own workflows (with
+   * `worker.autoStart: false`). `skipDelays`: retry backoff and `startDelay` are due at
+   * once, including delays already pending.
+   */
+  async drain(opts: { skipDelays?: boolean } = {}): Promise<number> {
+    await this.definitions.ready();
+    // a stopped worker hears no cancellations otherwise: handlers of a run cancelled
+    // meanwhile must still see ctx.signal abort
+    // and its handlers' leases must still be renewed
+    let control: Subscription | undefined;
+    let renewal: NodeJS.Timeout | undefined;
+    const standalone = !this.started;
+    if (standalone) {
+      await this.listener.start();
+      control = this.followRunControl();
+      renewal = setInterval(() => void this.heartbeat('online'), this.heartbeatEveryMs());
+      renewal.unref();
+    }
+    try {
+      return await this.drainLoop(opts);
+    } finally {
+      control?.unsubscribe();
+      clearInterval(renewal);
+      if (standalone && !this.started) await this.heartbeat('stopped');
+    }
+  }
+
+  private async drainLoop(opts: { skipDelays?: boolean }): Promise<number> {
+    let attempts = 0;
+    for (;;) {
+      const flows = this.flows();
+      if (!flows.length) return attempts;
+      if (opts.skipDelays) await makeTasksDue(this.db, flows);
+      const tasks = await this.claimWith((request) => claimTasks(this.db, request), flows, this.opts.maxConcurrency);
+      if (!tasks.length) {
+        // a started poller may still be running tasks whose results make more claimable
+        if (!this.invoker.size && !this.flusher.pending) return attempts;
+        await this.invoker.idle();
+        await this.flusher.drain();
+        continue;
+      }
+      await Promise.all(tasks.map((t) => this.invoker.invoke(t)));
+      attempts += tasks.length;
+      await this.flusher.drain();
     }
   }
 }

@@ -1,14 +1,33 @@
 import { Logger } from '@nestjs/common';
 import { backoffMs } from '../core/backoff';
 import { isDataError } from '../core/errors/sql-error.mapper';
-import { failTask, Queryable, TaskAttempt } from '../db/queries';
+import { FailOutcome, failTask, Queryable, TaskAttempt } from '../db/queries';
+
+/** What the worker's events need about an attempt beyond its identity. */
+export interface AttemptMeta {
+  flowSlug: string;
+  /** 1-based (`ctx.attempt`). */
+  attemptNumber: number;
+  durationMs: number;
+}
 
 interface Completion extends TaskAttempt {
   output: string;
+  meta?: AttemptMeta;
 }
-interface Failure extends TaskAttempt {
+/** A failed attempt as reported. */
+export interface Failure extends TaskAttempt {
   error: string;
   nonRetryable: boolean;
+  meta?: AttemptMeta;
+}
+
+/** Told what became of reported results (for events). */
+export interface FlushObserver {
+  /** A batch of completions was stored. */
+  completed(results: readonly TaskAttempt[]): void;
+  /** A failure was recorded with this outcome. */
+  failed(failure: Failure, outcome: FailOutcome): void;
 }
 
 const MAX_BATCH = 500;
@@ -46,15 +65,18 @@ export class ResultFlusher {
   constructor(
     private readonly db: Queryable,
     private readonly send: (resultsJson: string) => Promise<void>,
+    private readonly observer?: FlushObserver,
   ) {}
 
-  complete(attempt: TaskAttempt, outputJson: string): void {
-    this.completions.push({ ...attempt, output: outputJson });
+  complete(attempt: TaskAttempt, outputJson: string, meta?: AttemptMeta): void {
+    this.completions.push({ run_id: attempt.run_id, step_slug: attempt.step_slug, task_index: attempt.task_index,
+      attempt: attempt.attempt, output: outputJson, meta });
     this.schedule();
   }
 
-  fail(attempt: TaskAttempt, error: string, nonRetryable: boolean): void {
-    this.failures.push({ ...attempt, error: storableMessage(error), nonRetryable });
+  fail(attempt: TaskAttempt, error: string, nonRetryable: boolean, meta?: AttemptMeta): void {
+    this.failures.push({ run_id: attempt.run_id, step_slug: attempt.step_slug, task_index: attempt.task_index,
+      attempt: attempt.attempt, error: storableMessage(error), nonRetryable, meta });
     this.schedule();
   }
 
@@ -114,8 +136,9 @@ export class ResultFlusher {
       for (let i = 0; i < failures.length; i++) {
         try {
           const f = failures[i];
-          await failTask(this.db, f, f.error, f.nonRetryable);
+          const outcome = await failTask(this.db, f, f.error, f.nonRetryable);
           this.errors = 0;
+          this.observer?.failed(f, outcome);
         } catch (err) {
           if (isDataError(err)) {
             // cannot happen with a storable message; if it does, the lease expiry retries the task
@@ -140,7 +163,7 @@ export class ResultFlusher {
       if (batch.length === 1) {
         const [c] = batch;
         this.logger.warn(`output of ${c.run_id}/${c.step_slug}/${c.task_index} refused: ${(err as Error).message}`);
-        this.fail(c, `output of step "${c.step_slug}" could not be stored: ${(err as Error).message}`, true);
+        this.fail(c, `output of step "${c.step_slug}" could not be stored: ${(err as Error).message}`, true, c.meta);
         return;
       }
       // resending an accepted half is harmless: complete_tasks ignores finished tasks
@@ -157,6 +180,7 @@ export class ResultFlusher {
         `"task_index":${c.task_index},"attempt":${c.attempt},"output":${c.output}}`)
       .join(',');
     await this.send(`[${body}]`);
+    this.observer?.completed(batch);
   }
 
   private async backoff(err: Error): Promise<void> {

@@ -3,14 +3,29 @@ import { NonRetryableError } from '../core/errors/non-retryable.error';
 import { PgflowValidationError } from '../core/errors/pgflow.error';
 import { TaskAbortedError } from '../core/errors/task-aborted.error';
 import { toJsonText } from '../core/json.codec';
-import { StepContext } from '../interfaces/step-context.interface';
+import { PgflowEvents } from '../core/pgflow.events';
+import { PgflowTelemetry } from '../core/telemetry';
+import { Json, StepContext } from '../interfaces/step-context.interface';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
-import { ResultFlusher } from './result.flusher';
-import { attemptKey, ClaimedTask } from '../db/queries/task.types';
+import { AttemptMeta, ResultFlusher } from './result.flusher';
+import { attemptKey, ClaimedTask, TaskAttempt } from '../db/queries/task.types';
 
 interface Running {
   task: ClaimedTask;
   controller: AbortController;
+  /** Local time the lease was last taken or renewed (claim, heartbeat, progress). */
+  leasedAt: number;
+}
+
+/** Largest `ctx.progress` value (JSON text): progress is written often and read by watchers. */
+export const MAX_PROGRESS_BYTES = 64 * 1024;
+
+/** What the invoker needs besides the registry and the flusher. */
+export interface InvokerDeps {
+  events: PgflowEvents;
+  telemetry: PgflowTelemetry;
+  /** Stores a task's progress and extends its lease; false when the attempt is no longer held. */
+  saveProgress(task: ClaimedTask, valueJson: string): Promise<boolean>;
 }
 
 export function errorMessage(err: unknown): string {
@@ -38,6 +53,7 @@ export class StepInvoker {
     private readonly registry: WorkflowRegistry,
     private readonly flusher: ResultFlusher,
     private readonly workerId: string,
+    private readonly deps: InvokerDeps,
   ) {}
 
   get size(): number {
@@ -61,6 +77,37 @@ export class StepInvoker {
     }
   }
 
+  /**
+   * After a heartbeat sent at `sentAt` renewed the leases of `held` (keys with their
+   * attempt): tasks running since before then that it did not renew were taken over by
+   * another worker (their lease had expired), so their results would be stale: abort them.
+   */
+  leasesRenewed(sentAt: number, held: readonly TaskAttempt[]): void {
+    const renewed = new Set(held.map((t) => `${attemptKey(t)}#${t.attempt}`));
+    for (const [key, r] of this.running) {
+      if (r.leasedAt > sentAt) continue; // claimed after the heartbeat's snapshot
+      if (renewed.has(`${key}#${r.task.attempt}`)) {
+        r.leasedAt = Math.max(r.leasedAt, sentAt);
+      } else {
+        r.controller.abort(new TaskAbortedError('lease', `task ${key} was taken over: its lease expired`));
+      }
+    }
+  }
+
+  /**
+   * Aborts tasks whose lease ran out unrenewed (the database was unreachable): another
+   * worker may run them now, and whatever they report would be stale.
+   */
+  abortExpiredLeases(now: number, leaseMs: number): void {
+    // the lease began at the claim, a little before the task reached us
+    const margin = Math.min(1000, leaseMs / 4);
+    for (const [key, r] of this.running) {
+      if (now - r.leasedAt > leaseMs - margin) {
+        r.controller.abort(new TaskAbortedError('lease', `task ${key} lost its lease: it could not be renewed in time`));
+      }
+    }
+  }
+
   /** Aborts everything still running (shutdown deadline); returns the tasks aborted. */
   abortAll(): ClaimedTask[] {
     const tasks = this.tasks();
@@ -73,22 +120,41 @@ export class StepInvoker {
   async invoke(task: ClaimedTask): Promise<void> {
     const controller = new AbortController();
     const key = attemptKey(task);
-    this.running.set(key, { task, controller });
+    const entry: Running = { task, controller, leasedAt: Date.now() };
+    this.running.set(key, entry);
     const timeoutMs = task.timeout_seconds * 1000;
     const timer = setTimeout(() => controller.abort(new TaskAbortedError('timeout',
       `step "${task.step_slug}" timed out after ${task.timeout_seconds} s`)), timeoutMs);
+    const { events, telemetry } = this.deps;
+    const span = telemetry.attempt({ runId: task.run_id, flowSlug: task.flow_slug, stepSlug: task.step_slug,
+      taskIndex: task.task_index, attempt: task.attempt_number, traceparent: task.traceparent });
+    const event = { runId: task.run_id, flowSlug: task.flow_slug, stepSlug: task.step_slug,
+      taskIndex: task.task_index, attempt: task.attempt_number };
+    events.emit({ type: 'task.started', ...event });
+    const startedAt = Date.now();
     try {
-      const outcome = await this.call(task, controller.signal);
+      const outcome = await span.run(() => this.call(task, entry));
+      const meta: AttemptMeta = { flowSlug: task.flow_slug, attemptNumber: task.attempt_number,
+        durationMs: Date.now() - startedAt };
       if (controller.signal.aborted) {
         const reason = controller.signal.reason as TaskAbortedError;
-        if (reason.reason === 'timeout') this.flusher.fail(task, reason.message, false);
-        return; // cancelled: result is void anyway; shutdown: the worker releases it
+        span.end(reason);
+        if (reason.reason === 'timeout') {
+          telemetry.recordAttempt(task.flow_slug, false, meta.durationMs);
+          this.flusher.fail(task, reason.message, false, meta);
+        }
+        return; // cancelled: result is void anyway; shutdown: the worker releases it; lease: stale
       }
       if (outcome.ok) {
-        this.flusher.complete(task, outcome.json);
+        span.end();
+        telemetry.recordAttempt(task.flow_slug, true, meta.durationMs);
+        events.emit({ type: 'task.completed', ...event, durationMs: meta.durationMs });
+        this.flusher.complete(task, outcome.json, meta);
       } else {
+        span.end(outcome.error);
+        telemetry.recordAttempt(task.flow_slug, false, meta.durationMs);
         const nonRetryable = outcome.error instanceof NonRetryableError || outcome.error instanceof PgflowValidationError;
-        this.flusher.fail(task, errorMessage(outcome.error), nonRetryable);
+        this.flusher.fail(task, errorMessage(outcome.error), nonRetryable, meta);
       }
     } catch (err) {
       this.logger.error(`invoking ${key}: ${errorMessage(err)}`);
@@ -99,7 +165,21 @@ export class StepInvoker {
     }
   }
 
-  private async call(task: ClaimedTask, signal: AbortSignal): Promise<{ ok: true; json: string } | { ok: false; error: unknown }> {
+  /** `ctx.progress`: refuses what is not storable JSON or too large, before any write. */
+  private async progress(entry: Running, value: Json): Promise<void> {
+    const { task } = entry;
+    const what = `progress of step "${task.flow_slug}.${task.step_slug}"`;
+    const json = toJsonText(value, what);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > MAX_PROGRESS_BYTES) {
+      throw new PgflowValidationError(`${what} is ${bytes} bytes, over the ${MAX_PROGRESS_BYTES}-byte limit`);
+    }
+    const sentAt = Date.now();
+    if (await this.deps.saveProgress(task, json)) entry.leasedAt = Math.max(entry.leasedAt, sentAt);
+  }
+
+  private async call(task: ClaimedTask, entry: Running): Promise<{ ok: true; json: string } | { ok: false; error: unknown }> {
+    const signal = entry.controller.signal;
     const handler = this.registry.handler(task.flow_slug, task.step_slug);
     if (!handler) {
       return { ok: false, error: new Error(`worker ${this.workerId} has no handler for step "${task.flow_slug}.${task.step_slug}"`) };
@@ -107,6 +187,7 @@ export class StepInvoker {
     const ctx: StepContext = {
       runId: task.run_id, flowSlug: task.flow_slug, stepSlug: task.step_slug, taskIndex: task.task_index,
       attempt: task.attempt_number, runInput: task.run_input, signal, workerId: this.workerId,
+      progress: (value: Json) => this.progress(entry, value),
     };
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);

@@ -149,7 +149,7 @@ describe('signal steps (Nest apps)', () => {
     expect(probe.seen('delivered')[0].input).toEqual({ run: { id: 7 }, ship: { tracking: 'T7' }, signal: { at: '2026-12-01' } });
     expect(probe.seen('delivered')[0].at - sentAt).toBeLessThan(5_000);
     await watched;
-    const delivered = events.filter((e) => e.type === 'step' && e.stepSlug === 'delivered').map((e) => e.status);
+    const delivered = events.filter((e) => e.type === 'step' && e.stepSlug === 'delivered').map((e) => (e.type === 'step' ? e.status : e.type));
     expect(delivered).toContain('waiting');
     expect(delivered[delivered.length - 1]).toBe('completed');
   });

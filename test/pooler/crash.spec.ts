@@ -6,7 +6,7 @@ import { POLLING_WARNING, until, usePooledDatabase } from './pooler-harness';
 // leases expire another worker reclaims the tasks.
 describe('a worker behind PgBouncer killed mid-task', () => {
   const { spawnWorker, query } = usePooledDatabase();
-  const STEP_TIMEOUT = 3; // s; lease = 8 s
+  const STEP_TIMEOUT = 3; // s; the fixture's leaseSeconds is 8
   const RUNS = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]];
   const TASKS = RUNS.reduce((a, r) => a + r.length, 0);
 

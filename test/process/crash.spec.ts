@@ -2,11 +2,11 @@ import { crashySum } from './worker-fixture/expected';
 import { useWorkerProcesses } from './process-harness';
 
 // Scenario: a worker is SIGKILLed while its handlers run. Nothing may be lost: once
-// the leases (step timeout + 5 s) expire, another worker reclaims the tasks, the
+// the leases (the fixture's leaseSeconds, 8 s) expire, another worker reclaims the tasks, the
 // killed attempt is counted and recorded, and every run completes.
 describe('a worker killed mid-task', () => {
   const { spawn, until, query } = useWorkerProcesses();
-  const STEP_TIMEOUT = 3; // s; lease = 8 s. Long enough to SIGKILL the worker before its own timeout fires.
+  const STEP_TIMEOUT = 3; // s; the fixture's leaseSeconds is 8. Long enough to SIGKILL the worker before its own timeout fires.
   const RUNS = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]];
   const TASKS = RUNS.reduce((a, r) => a + r.length, 0);
 

@@ -107,7 +107,7 @@ describe(`soak: ${SOAK_SECONDS} s of continuous runs, a worker restarted every $
       await sampleWork();
     }
 
-    // nothing lost: every run finishes (killed workers' leases expire after 15 s)
+    // nothing lost: every run finishes (killed workers' leases expire after the fixture's 8 s)
     await until(async () => (await completedRuns()) === started, 90_000, `all ${started} runs completed`);
     const endRss = rss(longLived).at(-1) ?? 0;
     const bootRss = rss(longLived)[0];

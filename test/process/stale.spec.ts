@@ -30,7 +30,7 @@ const SNAPSHOT = `
          (select json_agg(r order by run_id) from
             (select run_id, status, output, remaining_steps, completed_at from pgflow.runs) r) runs`;
 
-// Scenario: a handler outlives its lease. Its worker froze (1 s timeout, 6 s lease),
+// Scenario: a handler outlives its lease. Its worker froze (1 s timeout, 8 s lease, unrenewed),
 // the task was reclaimed and completed elsewhere, and only then does the handler
 // return. Its result must be discarded: no output overwritten, no counter
 // decremented twice, the run's output untouched.

@@ -33,8 +33,19 @@ describe('pgflow migrations, one at a time', () => {
     const all = PGFLOW_MIGRATIONS.map((m) => new m().name);
     await ds.runMigrations({ transaction: 'each' });
     expect(await applied()).toEqual(all);
-    expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).toContain('t.ctid = any(array(');
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('p_lease_seconds');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
+
+    // 0004 (observability) undone: leases from the step timeout again, no traceparent, progress or history
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await exists('pgflow.start_tasks(text[],text,int,uuid[],int)')).toBe(false);
+    expect(await exists('pgflow.append_attempt(jsonb,jsonb)')).toBe(false);
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[])')).toContain('t.ctid = any(array(');
+    expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz)')).toBe(true);
+    expect(await ds.query(`select count(*)::int as n from information_schema.columns
+      where table_schema = 'pgflow' and column_name in ('traceparent', 'progress', 'attempt_history')`)).toEqual([{ n: 0 }]);
+    all.pop();
 
     expect(await exists('pgflow.send_signal(uuid,text,jsonb,text)')).toBe(true);
 
@@ -54,8 +65,10 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(true);
 
     await ds.runMigrations({ transaction: 'each' });
-    expect(await applied()).toEqual(all);
+    const every = PGFLOW_MIGRATIONS.map((m) => new m().name);
+    expect(await applied()).toEqual(every);
     expect(await source('pgflow.cascade_finished(uuid[],text[])')).toContain("'completed'");
+    expect(await exists('pgflow.start_tasks(text[],text,int,uuid[],int)')).toBe(true);
   });
 
   it('leaves a working state machine after the round trip', async () => {

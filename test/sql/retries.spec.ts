@@ -119,16 +119,15 @@ describe('failures, retries, leases', () => {
   });
 
   describe('leases', () => {
-    it('claims take a lease of the step timeout (else the flow timeout) plus a margin', async () => {
-      await defineFlow(pool(), 'lease', [{ slug: 'own', timeout: 7 }, { slug: 'inherit' }], { timeout: 42 });
+    it('claims take a lease of p_lease_seconds (default 30) whatever the step timeout; the timeout is returned', async () => {
+      await defineFlow(pool(), 'lease', [{ slug: 'own', timeout: 600 }, { slug: 'inherit' }], { timeout: 42 });
       await startFlow(pool(), 'lease', {});
-      const { rows } = await pool().query<{ step_slug: string; timeout_seconds: number; lease: string }>(
-        `select step_slug, timeout_seconds, extract(epoch from lease_expires_at - now()) as lease
-           from pgflow.start_tasks(array['lease'], 'w', 10) order by step_slug`,
-      );
-      expect(rows.map((r) => [r.step_slug, r.timeout_seconds, Number(r.lease)])).toEqual([
-        ['inherit', 42, 47], ['own', 7, 12],
-      ]);
+      await startFlow(pool(), 'lease', {});
+      const lease = async (sql: string) => (await pool().query<{ step_slug: string; timeout_seconds: number; lease: string }>(
+        `select step_slug, timeout_seconds, extract(epoch from lease_expires_at - now()) as lease from ${sql} order by step_slug`,
+      )).rows.map((r) => [r.step_slug, r.timeout_seconds, Number(r.lease)]);
+      expect(await lease(`pgflow.start_tasks(array['lease'], 'w', 2)`)).toEqual([['inherit', 42, 30], ['own', 600, 30]]);
+      expect(await lease(`pgflow.start_tasks(array['lease'], 'w', 2, null, 3)`)).toEqual([['inherit', 42, 3], ['own', 600, 3]]);
     });
 
     it('an expired lease is reclaimed by the next start_tasks with attempt + 1; the stale result is ignored', async () => {

@@ -17,8 +17,11 @@ describe('resolvePgflowOptions', () => {
   });
 
   it('keeps what was given', () => {
-    const r = resolve({ worker: { workerId: 'w1', flows: ['a', 'b'], maxConcurrency: 4, shutdownTimeoutMs: 0, autoStart: false } });
-    expect(r.worker).toMatchObject({ workerId: 'w1', flows: ['a', 'b'], maxConcurrency: 4, shutdownTimeoutMs: 0, autoStart: false });
+    const r = resolve({ worker: { workerId: 'w1', flows: ['a', 'b'], maxConcurrency: 4, shutdownTimeoutMs: 0, autoStart: false,
+      leaseSeconds: 10 } });
+    expect(r.worker).toMatchObject({ workerId: 'w1', flows: ['a', 'b'], maxConcurrency: 4, shutdownTimeoutMs: 0, autoStart: false,
+      leaseSeconds: 10 });
+    expect(resolve({}).worker.leaseSeconds).toBe(30);
   });
 
   it.each([
@@ -27,6 +30,8 @@ describe('resolvePgflowOptions', () => {
     [{ worker: { batchSize: 2.5 } }, 'invalid option worker.batchSize: must be an integer >= 1 (got 2.5)'],
     [{ worker: { pollIntervalMs: -1 } }, 'invalid option worker.pollIntervalMs: must be an integer >= 1 (got -1)'],
     [{ worker: { heartbeatIntervalMs: '5000' } }, 'invalid option worker.heartbeatIntervalMs: must be an integer >= 1 (got "5000")'],
+    [{ worker: { leaseSeconds: 1 } }, 'invalid option worker.leaseSeconds: must be an integer >= 2 (got 1)'],
+    [{ worker: { leaseSeconds: '30' } }, 'invalid option worker.leaseSeconds: must be an integer >= 2 (got "30")'],
     [{ worker: { shutdownTimeoutMs: -5 } }, 'invalid option worker.shutdownTimeoutMs: must be an integer >= 0 (got -5)'],
     [{ worker: { enabled: 'yes' } }, 'invalid option worker.enabled: must be true or false (got "yes")'],
     [{ worker: { flows: 'orders' } }, 'invalid option worker.flows: must be an array of flow slugs (got "orders")'],

@@ -21,4 +21,6 @@ export class StepTaskEntity {
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt!: Date | null;
   @Column({ name: 'failed_at', type: 'timestamptz', nullable: true }) failedAt!: Date | null;
+  @Column({ type: 'jsonb', nullable: true }) progress!: unknown;
+  @Column({ name: 'attempt_history', type: 'jsonb', nullable: true }) attemptHistory!: unknown;
 }

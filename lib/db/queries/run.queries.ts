@@ -14,13 +14,16 @@ export interface StartFlowOptions {
   priority?: number;
   startAt?: Date;
   manager?: EntityManager;
+  /** W3C traceparent of the span that starts the run. */
+  traceparent?: string;
 }
 
 /** Starts a run (or returns the run of the same idempotency key); resolves with its id. */
 export async function startFlow(db: Queryable, flowSlug: string, inputJson: string, o: StartFlowOptions = {}): Promise<string> {
   try {
     const rows = await db.run<{ run_id: string }>(SQL.start_flow,
-      [flowSlug, inputJson, o.runId ?? null, o.idempotencyKey ?? null, o.priority ?? 0, o.startAt ?? null], o.manager);
+      [flowSlug, inputJson, o.runId ?? null, o.idempotencyKey ?? null, o.priority ?? 0, o.startAt ?? null,
+        o.traceparent ?? null], o.manager);
     return rows[0].run_id;
   } catch (err) {
     throw mapSqlError(err, { flowSlug });

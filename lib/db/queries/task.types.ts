@@ -11,6 +11,8 @@ export interface ClaimedTask {
   lease_expires_at: Date;
   /** 1-based number of the attempt since the run was last resumed (`ctx.attempt`); `attempt` identifies it. */
   attempt_number: number;
+  /** W3C traceparent of the span that started the run (null: none). */
+  traceparent: string | null;
 }
 
 /** Identity of one attempt of one task. */

@@ -1,10 +1,15 @@
 import { WorkerInfo } from '../../interfaces/run-info.interface';
 import { Queryable, SQL } from './statement';
+import { TaskAttempt } from './task.types';
 
-/** A worker's heartbeat: registers it, or updates its flows, status and last heartbeat. */
-export async function upsertWorker(db: Queryable, workerId: string, flows: readonly string[],
-  status: 'online' | 'stopped'): Promise<void> {
-  await db.run(SQL.upsert_worker, [workerId, flows, status]);
+/**
+ * A worker's heartbeat: registers it, or updates its flows, status and last heartbeat.
+ * With `leaseSeconds`, renews the leases of all its running tasks in the same statement
+ * and resolves with the attempts it still holds.
+ */
+export function upsertWorker(db: Queryable, workerId: string, flows: readonly string[],
+  status: 'online' | 'stopped', leaseSeconds?: number): Promise<TaskAttempt[]> {
+  return db.run<TaskAttempt>(SQL.upsert_worker, [workerId, flows, status, leaseSeconds ?? null]);
 }
 
 /**

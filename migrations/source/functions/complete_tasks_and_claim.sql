@@ -4,7 +4,8 @@
 -- instead of after a NOTIFY and another query, and the NOTIFY for it goes out only if
 -- the claim left it: otherwise every listening worker would wake and claim nothing.
 create or replace function pgflow.complete_tasks_and_claim(
-  p_results jsonb, p_flow_slugs text[], p_worker_id text, p_batch_size int, p_known_runs uuid[] default null
+  p_results jsonb, p_flow_slugs text[], p_worker_id text, p_batch_size int, p_known_runs uuid[] default null,
+  p_lease_seconds int default 30
 )
 returns setof pgflow.claimed_task
 language plpgsql
@@ -21,7 +22,7 @@ begin
   perform 1 from pgflow.complete_tasks(p_results);
   perform set_config('pgflow.claiming', '', true);
 
-  return query select * from pgflow.start_tasks(p_flow_slugs, p_worker_id, p_batch_size, p_known_runs);
+  return query select * from pgflow.start_tasks(p_flow_slugs, p_worker_id, p_batch_size, p_known_runs, p_lease_seconds);
   -- start_tasks made the commit asynchronous; this one carries results
   perform set_config('synchronous_commit', v_sync, true);
 

@@ -2,6 +2,8 @@
 -- base_delay * 2^(attempt-1) seconds, capped at one hour), 'failed' (attempts
 -- exhausted or non-retryable: the run fails), 'skipped' (exhausted and the step's
 -- whenExhausted skips it) or 'ignored' (stale attempt, finished task or run).
+-- Every failed attempt is kept in attempt_history (its error, timings and worker; the
+-- last 20), since error_message holds only the latest one.
 create or replace function pgflow.fail_task(
   p_run_id uuid,
   p_step_slug text,
@@ -39,10 +41,13 @@ begin
   end if;
 
   v_n := p_attempt - v_task.attempts_base;
+
   if not coalesce(p_non_retryable, false) and v_n < v_task.max_attempts then
     v_delay := least(v_task.base_delay * power(2::numeric, v_n - 1), 3600);
     update pgflow.step_tasks
-       set status = 'queued', visible_at = now() + make_interval(secs => v_delay::double precision),
+       set attempt_history = pgflow.append_attempt(attempt_history, jsonb_build_object(
+             'attempt', v_n, 'error', p_error, 'startedAt', started_at, 'endedAt', now(), 'workerId', claimed_by)),
+           status = 'queued', visible_at = now() + make_interval(secs => v_delay::double precision),
            error_message = p_error, claimed_by = null, lease_expires_at = null, failed_at = now()
      where run_id = p_run_id and step_slug = p_step_slug and task_index = p_task_index;
     if v_delay = 0 then
@@ -52,7 +57,9 @@ begin
   end if;
 
   update pgflow.step_tasks
-     set status = 'failed', error_message = p_error, failed_at = now(), lease_expires_at = null
+     set attempt_history = pgflow.append_attempt(attempt_history, jsonb_build_object(
+           'attempt', v_n, 'error', p_error, 'startedAt', started_at, 'endedAt', now(), 'workerId', claimed_by)),
+         status = 'failed', error_message = p_error, failed_at = now(), lease_expires_at = null
    where run_id = p_run_id and step_slug = p_step_slug and task_index = p_task_index;
 
   if v_task.when_exhausted = 'fail' then

@@ -1,14 +1,15 @@
 -- Claims up to p_batch_size visible queued tasks of the given flows (null: any flow),
 -- highest priority first, with FOR UPDATE SKIP LOCKED so concurrent workers never
--- get the same task. Each claim counts an attempt and takes a lease of the step's
--- timeout plus a margin. Returns each task with its built input. `attempt` identifies
+-- get the same task. Each claim counts an attempt and takes a lease of
+-- p_lease_seconds, which the worker renews while the handler runs (its heartbeat), so a
+-- dead worker's task comes back within about a lease whatever the step's timeout. Returns each task with its built input. `attempt` identifies
 -- the attempt (results must echo it); `attempt_number` is its 1-based number since the
 -- run was last resumed, what handlers see as ctx.attempt.
 -- p_known_runs: runs whose input the caller already holds (a run's input never
 -- changes); their run_input comes back null. A map step's tasks all carry the same,
 -- possibly large, run input, and shipping and parsing it per task was W3's cost.
 create or replace function pgflow.start_tasks(p_flow_slugs text[], p_worker_id text, p_batch_size int,
-                                              p_known_runs uuid[] default null)
+                                              p_known_runs uuid[] default null, p_lease_seconds int default 30)
 returns setof pgflow.claimed_task
 language plpgsql
 -- Planned once per session: a custom plan (the default here, since one knows
@@ -57,7 +58,7 @@ begin
     update pgflow.step_tasks t
        set status = 'started', attempts_count = t.attempts_count + 1, claimed_by = p_worker_id,
            started_at = now(),
-           lease_expires_at = now() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 5)
+           lease_expires_at = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 30), 1))
       from pgflow.steps s, pgflow.flows f
      where t.ctid = any(array(
              select q.ctid from pgflow.step_tasks q
@@ -78,7 +79,7 @@ begin
               when c.deps_count = 0 then jsonb_build_object('run', r.input)
               else pgflow.build_step_input(c.run_id, c.flow_slug, c.step_slug, r.input) end,
          case when c.run_id = any(p_known_runs) then null else r.input end,
-         c.timeout_seconds, c.lease_expires_at, c.attempts_count - c.attempts_base
+         c.timeout_seconds, c.lease_expires_at, c.attempts_count - c.attempts_base, r.traceparent
     from claimed c
     join pgflow.runs r on r.run_id = c.run_id;
 end;

@@ -24,6 +24,11 @@ create table pgflow.step_tasks (
   started_at       timestamptz,
   completed_at     timestamptz,
   failed_at        timestamptz,
+  -- the handler's latest ctx.progress(value)
+  progress         jsonb,
+  -- the task's failed attempts ({ attempt, error, startedAt, endedAt, workerId }), the
+  -- last 20; the attempt running or completed now is read from the columns above
+  attempt_history  jsonb,
   primary key (run_id, step_slug, task_index),
   foreign key (run_id, step_slug) references pgflow.step_states (run_id, step_slug) on delete cascade
 );

@@ -10,5 +10,6 @@ create type pgflow.claimed_task as (
   run_input        jsonb, -- null for runs the caller said it already holds
   timeout_seconds  int,
   lease_expires_at timestamptz,
-  attempt_number   int    -- 1-based since the run was last resumed: ctx.attempt
+  attempt_number   int,   -- 1-based since the run was last resumed: ctx.attempt
+  traceparent      text   -- the run's trace context (runs.traceparent)
 );

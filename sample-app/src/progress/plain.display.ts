@@ -19,7 +19,7 @@ export class PlainDisplay implements ProgressDisplay {
     const pct = `${Math.round(run.fraction * 100)}%`.padStart(4);
     if (event.type === 'run') {
       this.write(`${this.prefix(run)} ${pct} run ${event.status}`);
-    } else if (this.total <= STEP_LINES_UP_TO) {
+    } else if (event.type === 'step' && this.total <= STEP_LINES_UP_TO) {
       const tasks = event.step.totalTasks !== null && event.step.totalTasks !== 1 ? ` (${event.step.totalTasks} tasks)` : '';
       this.write(`${this.prefix(run)} ${pct} ${event.stepSlug} ${event.status}${tasks}`);
     }

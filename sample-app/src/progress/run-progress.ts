@@ -21,6 +21,7 @@ export class RunProgress {
       this.steps.set(event.stepSlug, event.step);
       return known !== event.status;
     }
+    if (event.type !== 'run') return false; // handler progress: not shown
     const known = this.status;
     this.status = event.status;
     for (const step of event.run.steps) this.steps.set(step.stepSlug, step);

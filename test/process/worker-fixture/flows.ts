@@ -107,7 +107,7 @@ export class SleepyFlow {
 
 /**
  * Stale-result test: in a `freeze` worker `slow` stalls past its 1 s timeout and
- * 6 s lease, then returns a result naming this worker.
+ * lease, then returns a result naming this worker.
  */
 @Workflow({ slug: 'stale', timeout: 1, maxAttempts: 3, baseDelay: 0 })
 export class StaleFlow {
@@ -136,4 +136,27 @@ export class StaleFlow {
   }
 }
 
-export const FLOWS = [FanoutFlow, CrashyFlow, SleepyFlow, StaleFlow];
+/**
+ * Lease test: `work` has a 600 s timeout and takes HANDLER_DELAY_MS (honouring its
+ * signal), far longer than the workers' leaseSeconds; its result names its worker.
+ */
+@Workflow({ slug: 'long', timeout: 600, maxAttempts: 3, baseDelay: 0 })
+export class LongFlow {
+  constructor(
+    private readonly recorder: ExecutionRecorder,
+    @Inject(KNOBS_TOKEN) private readonly knobs: Knobs,
+  ) {}
+
+  @Step()
+  async work(input: { run: { n: number } }, ctx: StepContext): Promise<{ n: number; by: string }> {
+    await this.recorder.record(ctx);
+    process.stdout.write(`WORKING ${ctx.runId} attempt=${ctx.attempt}\n`);
+    await delay(this.knobs.handlerDelayMs, ctx.signal).catch((err: Error) => {
+      process.stdout.write(`WORK-ABORTED ${ctx.runId} ${err.message}\n`);
+      throw err;
+    });
+    return { n: input.run.n, by: this.knobs.workerId };
+  }
+}
+
+export const FLOWS = [FanoutFlow, CrashyFlow, SleepyFlow, StaleFlow, LongFlow];

@@ -8,7 +8,9 @@
  *                         (stale.slow blocks the event loop until RELEASE_FILE exists)
  * - RELEASE_FILE          file whose creation ends a `freeze`
  * - HANDLER_DELAY_MS      async delay (honouring ctx.signal) in fanout.square and sleepy.nap (default 0)
- * - STEP_TIMEOUT          timeout in seconds of crashy.hold (default 3; lease = timeout + 5 s).
+ * - STEP_TIMEOUT          timeout in seconds of crashy.hold (default 3).
+ * - LEASE_SECONDS         worker.leaseSeconds (default 8: the crash tests SIGKILL a worker and
+ *                         wait for its leases to expire)
  *                         Definitions are shared, so every worker of a test gets the same value.
  * - MAX_CONCURRENCY, BATCH_SIZE, POLL_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS,
  *   POOL_SIZE             worker / DataSource options
@@ -22,6 +24,7 @@ export interface Knobs {
   releaseFile?: string;
   handlerDelayMs: number;
   stepTimeout: number;
+  leaseSeconds: number;
   maxConcurrency: number;
   batchSize: number;
   pollIntervalMs: number;
@@ -55,6 +58,7 @@ export function readKnobs(env: NodeJS.ProcessEnv = process.env): Knobs {
     releaseFile: env.RELEASE_FILE || undefined,
     handlerDelayMs: int(env, 'HANDLER_DELAY_MS', 0),
     stepTimeout: Math.max(1, int(env, 'STEP_TIMEOUT', 3)),
+    leaseSeconds: Math.max(2, int(env, 'LEASE_SECONDS', 8)),
     maxConcurrency: Math.max(1, int(env, 'MAX_CONCURRENCY', 10)),
     batchSize: Math.max(1, int(env, 'BATCH_SIZE', 10)),
     pollIntervalMs: Math.max(10, int(env, 'POLL_INTERVAL_MS', 500)),

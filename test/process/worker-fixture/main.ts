@@ -22,6 +22,7 @@ import { ExecutionRecorder } from './recorder';
         batchSize: KNOBS.batchSize,
         pollIntervalMs: KNOBS.pollIntervalMs,
         heartbeatIntervalMs: KNOBS.heartbeatIntervalMs,
+        leaseSeconds: KNOBS.leaseSeconds,
         shutdownTimeoutMs: KNOBS.shutdownTimeoutMs,
       },
     }),
