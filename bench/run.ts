@@ -156,6 +156,7 @@ function loadNote(loads: number[]): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const before = loadavg()[0];
   const config = readConfig();
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
@@ -218,8 +219,8 @@ async function main(): Promise<void> {
   const header = [
     `Machine: ${info.cores} cores (${info.cpu}), ${info.memoryGiB} GiB, ${info.postgres}, Node ${info.node}. ` +
       `Medians of ${config.rounds} round(s), BENCH_SCALE=${config.scale}${config.quick ? ', BENCH_QUICK=1' : ''}; ` +
-      `whole run ${minutes} min. 1-min load average as each configuration started: ${loadNote(loads)} ` +
-      '(the previous configuration\'s own load fades from it; more than ~1.5 means other work shared the 2 cores).',
+      `whole run ${minutes} min. 1-min load average before the run ${before.toFixed(2)}, as each configuration started ` +
+      `${loadNote(loads)} (the bench's own processes count in it; other work on the machine shows in every number).`,
     `Counts: ${countsNote(config.counts)}; W2 ${config.counts.chains} chains after 10 warm-up runs, 1 worker process; ` +
       `W3 ${config.counts.fanout.toLocaleString('en-US')} elements, 2 worker processes; ` +
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const json = {
     generatedAt: new Date().toISOString(),
-    machine: { ...info, loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
+    machine: { ...info, loadAverageBefore: Number(before.toFixed(2)), loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
     table,

@@ -101,7 +101,7 @@ export function readConfig(): BenchConfig {
       chains: n(300),
       chainCapMs: cap(4_000, 1_500),
       fanout: n(10_000),
-      fanoutCapMs: cap(12_000, 4_000),
+      fanoutCapMs: cap(15_000, 4_000),
       memoryFirst: n(10_000),
       memorySecond: n(100_000),
       memoryCapMs: cap(25_000, 6_000),
