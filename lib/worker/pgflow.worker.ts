@@ -7,14 +7,15 @@ import { PgflowTelemetry } from '../core/telemetry';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
 import {
-  ClaimedTask, ClaimRequest, claimTasks, completedRuns, completeTasks, completeTasksAndClaim, endedRuns, FailOutcome,
-  makeTasksDue, queueStats, releaseTasks, runStatus, setProgress, TaskAttempt, upsertWorker,
+  ClaimedTask, ClaimRequest, claimTasks, completeTasks, completeTasksAndClaim, makeTasksDue, queueStats, releaseTasks,
+  setProgress, upsertWorker,
 } from '../db/queries';
 import { DefinitionStore } from '../definitions/definition.store';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
-import { EndedRuns } from './ended-runs';
-import { Failure, ResultFlusher } from './result.flusher';
+import { OutcomeEvents } from './outcome.events';
+import { ResultFlusher } from './result.flusher';
 import { RunInputCache } from './run-input.cache';
+import { RunControl } from './run.control';
 import { errorMessage, StepInvoker } from './step.invoker';
 import { TaskPoller } from './task.poller';
 
@@ -33,16 +34,13 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly poller: TaskPoller;
   private readonly subscriptions: Subscription[] = [];
   private readonly runInputs = new RunInputCache();
-  private readonly endedRuns = new EndedRuns();
+  private readonly runControl: RunControl;
   /** Claimed tasks of recently ended runs, holding their slots while their run is checked. */
   private awaitingRunCheck = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private runCheck?: NodeJS.Timeout;
-  private checkingRuns = false;
   private started = false;
   private unobserveQueue?: () => void;
-  /** Runs whose run.completed this process emitted lately (two flushes may see one run end). */
-  private readonly emittedRuns = new Set<string>();
 
   constructor(
     @Inject(PGFLOW_OPTIONS) options: ResolvedPgflowOptions,
@@ -50,19 +48,17 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly registry: WorkflowRegistry,
     private readonly definitions: DefinitionStore,
     private readonly listener: NotifyListener,
-    private readonly events: PgflowEvents,
+    events: PgflowEvents,
     private readonly telemetry: PgflowTelemetry,
   ) {
     this.opts = options.worker;
     this.workerId = options.worker.workerId;
-    this.flusher = new ResultFlusher(db, (json) => this.report(json), {
-      completed: (results) => this.resultsStored(results),
-      failed: (failure, outcome) => this.failureStored(failure, outcome),
-    });
+    this.flusher = new ResultFlusher(db, (json) => this.report(json), new OutcomeEvents(db, events));
     this.invoker = new StepInvoker(registry, this.flusher, this.workerId, {
       events, telemetry,
       saveProgress: (task, json) => setProgress(db, task, json, this.opts.leaseSeconds),
     });
+    this.runControl = new RunControl(db, listener, this.invoker);
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
       dispatch: (task) => this.dispatch(task),
@@ -110,12 +106,12 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
       }),
       this.listener.connected$.subscribe(() => this.poller.wake()),
       this.registry.handlersRegistered$.subscribe(() => this.flowsChanged()),
-      this.followRunControl(),
+      this.runControl.follow(),
     );
     await this.heartbeat('online');
     this.heartbeatTimer = setInterval(() => void this.heartbeat('online'), this.heartbeatEveryMs());
     this.heartbeatTimer.unref();
-    this.runCheck = setInterval(() => void this.checkRunningRuns(), this.opts.pollIntervalMs);
+    this.runCheck = setInterval(() => void this.runControl.checkRunningRuns(), this.opts.pollIntervalMs);
     this.runCheck.unref();
     this.poller.start();
     this.logger.log(`worker ${this.workerId} started for flows: ${this.flows().join(', ') || '(none yet)'}`);
@@ -152,18 +148,6 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /** Leases ride on the heartbeat: it beats at least three times per lease. */
   private heartbeatEveryMs(): number {
     return Math.min(this.opts.heartbeatIntervalMs, Math.floor((this.opts.leaseSeconds * 1000) / 3));
-  }
-
-  /** Aborts running handlers of runs cancelled or failed elsewhere (control NOTIFY). */
-  private followRunControl(): Subscription {
-    return this.listener.control$.subscribe(({ runId, status }) => {
-      if (status === 'cancelled' || status === 'failed') {
-        this.endedRuns.markEnded(runId);
-        this.invoker.abortRun(runId, status);
-      } else if (status === 'started') {
-        this.endedRuns.markResumed(runId);
-      }
-    });
   }
 
   private async untilOrDeadline(done: Promise<void>, deadline: number): Promise<void> {
@@ -211,53 +195,18 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private dispatch(task: ClaimedTask): void {
-    if (!this.endedRuns.has(task.run_id)) {
+    if (!this.runControl.recentlyEnded(task.run_id)) {
       void this.invoker.invoke(task).finally(() => this.poller.slotFreed());
       return;
     }
     // the task holds its slot while its run is checked
     this.awaitingRunCheck++;
-    void this.runWantsTask(task.run_id)
+    void this.runControl.runWantsTask(task.run_id)
       .then((live) => {
         this.awaitingRunCheck--;
         return live ? this.invoker.invoke(task) : undefined;
       })
       .finally(() => this.poller.slotFreed());
-  }
-
-  /**
-   * A task of a run we just heard end was claimed right before the end committed; its
-   * handler would run for nothing. Only a run resumed since (whose NOTIFY we missed)
-   * still wants it. If this cannot be checked the task waits for its lease to expire.
-   */
-  private async runWantsTask(runId: string): Promise<boolean> {
-    const status = await runStatus(this.db, runId).catch(() => undefined);
-    const live = status === 'started' || status === 'queued';
-    if (live) this.endedRuns.markResumed(runId);
-    return live;
-  }
-
-  /**
-   * Where no control NOTIFY arrives (LISTEN/NOTIFY unavailable, or its connection lost)
-   * nothing tells running handlers that their run was cancelled or failed: ask, every
-   * poll interval.
-   */
-  private async checkRunningRuns(): Promise<void> {
-    if (this.listener.available || this.checkingRuns) return;
-    const runIds = [...new Set(this.invoker.tasks().map((t) => t.run_id))];
-    if (!runIds.length) return;
-    this.checkingRuns = true;
-    try {
-      const ended = await endedRuns(this.db, runIds);
-      for (const { run_id: runId, status } of ended) {
-        this.endedRuns.markEnded(runId);
-        this.invoker.abortRun(runId, status);
-      }
-    } catch (err) {
-      this.logger.warn(`checking the runs of running tasks failed: ${errorMessage(err)}`);
-    } finally {
-      this.checkingRuns = false;
-    }
   }
 
   /** Gives claimed tasks back to the queue, their attempts uncounted. */
@@ -283,29 +232,6 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.invoker.abortExpiredLeases(Date.now(), this.opts.leaseSeconds * 1000);
   }
 
-  /** Completions were stored: with someone listening, tell which runs they completed. */
-  private resultsStored(results: readonly TaskAttempt[]): void {
-    if (!this.events.observed) return;
-    const runIds = [...new Set(results.map((r) => r.run_id))];
-    void completedRuns(this.db, runIds).then((rows) => {
-      for (const { run_id: runId, flow_slug: flowSlug } of rows) {
-        if (this.emittedRuns.has(runId)) continue;
-        this.emittedRuns.add(runId);
-        if (this.emittedRuns.size > 10_000) this.emittedRuns.delete(this.emittedRuns.values().next().value as string);
-        this.events.emit({ type: 'run.completed', runId, flowSlug });
-      }
-    }).catch((err: unknown) => this.logger.warn(`looking up completed runs failed: ${errorMessage(err)}`));
-  }
-
-  /** A failure was recorded: task.retrying or task.failed, and run.failed when it failed the run. */
-  private failureStored(f: Failure, outcome: FailOutcome): void {
-    if (outcome === 'ignored' || !f.meta) return;
-    const { flowSlug, attemptNumber, durationMs } = f.meta;
-    this.events.emit({ type: outcome === 'retrying' ? 'task.retrying' : 'task.failed', runId: f.run_id, flowSlug,
-      stepSlug: f.step_slug, taskIndex: f.task_index, attempt: attemptNumber, durationMs, error: f.error });
-    if (outcome === 'failed') this.events.emit({ type: 'run.failed', runId: f.run_id, flowSlug });
-  }
-
   /**
    * Runs every claimable task of this process's flows until none is left, and resolves
    * with the number of attempts it ran. For tests of your own workflows (with
@@ -322,7 +248,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const standalone = !this.started;
     if (standalone) {
       await this.listener.start();
-      control = this.followRunControl();
+      control = this.runControl.follow();
       renewal = setInterval(() => void this.heartbeat('online'), this.heartbeatEveryMs());
       renewal.unref();
     }

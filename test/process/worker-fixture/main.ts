@@ -9,6 +9,7 @@ import { PgflowModule, PgflowWorker } from '../../../lib';
 import { FLOWS } from './flows';
 import { KNOBS, KNOBS_TOKEN } from './knobs';
 import { ExecutionRecorder } from './recorder';
+import { runFixture } from '../../support/fixture-main';
 
 @Module({
   imports: [
@@ -46,15 +47,6 @@ async function main(): Promise<void> {
     stats();
     setInterval(stats, KNOBS.statsIntervalMs).unref();
   }
-
-  // never outlive the test runner that started us (e.g. when jest itself is killed)
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(2);
-  }, 1000).unref();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runFixture(main);
