@@ -34,18 +34,33 @@ export class PreparedStatements {
   async run<T>(statement: Statement, values: readonly unknown[]): Promise<T[]> {
     const { text } = statement;
     if (!this.named) return (await this.pool.query({ text, values: [...values] })).rows as T[];
+    // a checked-out client rather than pool.query: that one discards its connection on any
+    // error, and a pooler drops its server connection when the client hangs up before the
+    // server's ReadyForQuery; a refused statement leaves a healthy connection to retry on
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
     try {
-      return (await this.pool.query({ name: this.nameOf(statement), text, values: [...values] })).rows as T[];
+      return (await client.query({ name: this.nameOf(statement), text, values: [...values] })).rows as T[];
     } catch (err) {
       const code = sqlState(err);
-      if (code === undefined || !REFUSED_NAMED.has(code)) throw err;
+      if (code === undefined || !REFUSED_NAMED.has(code)) {
+        broken = err as Error;
+        throw err;
+      }
       if (this.named) {
         this.named = false;
         this.logger.warn(`the server refused a named prepared statement (${code} ${(err as Error).message}) — ` +
           'a transaction-mode pooler such as PgBouncer, or PGlite?; sending unnamed statements from now on ' +
           '(preparedStatements: false starts that way)');
       }
-      return (await this.pool.query({ text, values: [...values] })).rows as T[];
+      try {
+        return (await client.query({ text, values: [...values] })).rows as T[];
+      } catch (retryErr) {
+        broken = retryErr as Error;
+        throw retryErr;
+      }
+    } finally {
+      client.release(broken);
     }
   }
 
