@@ -139,10 +139,13 @@ describe(`soak: ${SOAK_SECONDS} s of continuous runs, a worker restarted every $
     // Throughput must not decay as history grows. The rates above swing with whatever
     // else the machine runs (other test files, here); the work per task does not: a
     // claim or completion that came to read history would touch ever more buffers per
-    // task. (Plans kept from an empty database, which a vacuum would replan, are
-    // test/sql/plan-growth.spec.ts's concern.)
+    // task. Each interval's fixed work (a worker's boot, idle polls, heartbeats) is
+    // spread over fewer tasks when other test files slow the workers, so the bound is
+    // twice the best earlier interval: a claim that read history grows with it, by
+    // about five times from the first interval to the third. (Plans kept from an empty
+    // database, which a vacuum would replan, are test/sql/plan-growth.spec.ts's concern.)
     expect(buffersPerTask.length).toBeGreaterThanOrEqual(2);
-    expect(buffersPerTask.at(-1)).toBeLessThanOrEqual(Math.min(...buffersPerTask.slice(0, -1)) * 1.5);
+    expect(buffersPerTask.at(-1)).toBeLessThanOrEqual(Math.min(...buffersPerTask.slice(0, -1)) * 2);
     expect(steadyPerInterval.at(-1)).toBeGreaterThan(0);
     expect(longLived.exitCode()).toBeNull();
   }, (SOAK_SECONDS + 180) * 1000);
