@@ -1,4 +1,3 @@
-/* eslint-disable no-console */
 import 'reflect-metadata';
 import { execFileSync } from 'child_process';
 import { existsSync } from 'fs';

@@ -54,18 +54,22 @@ export class ResultFlusher {
   private completions: Completion[] = [];
   private failures: Failure[] = [];
   private flushing?: Promise<void>;
+  /** Results taken out of the queues and being sent now. */
+  private sending = 0;
   private errors = 0;
   private abandoned = false;
   private wakeBackoff?: () => void;
 
   /**
-   * `send` delivers one batch (a JSON array of results) to `complete_tasks`; the
-   * worker's sender also claims tasks in the same round trip when it has free slots.
+   * `send` delivers one batch (a JSON array of `count` results) to `complete_tasks`;
+   * the worker's sender also claims tasks in the same round trip when it has free slots.
    */
   constructor(
     private readonly db: Queryable,
-    private readonly send: (resultsJson: string) => Promise<void>,
+    private readonly send: (resultsJson: string, count: number) => Promise<void>,
     private readonly observer?: FlushObserver,
+    /** Results left `unsettled` (stored, or given up on): their slots are free. */
+    private readonly settled?: () => void,
   ) {}
 
   complete(attempt: TaskAttempt, outputJson: string, meta?: AttemptMeta): void {
@@ -98,6 +102,7 @@ export class ResultFlusher {
     this.completions = [];
     this.failures = [];
     this.wakeBackoff?.();
+    this.settled?.();
     return dropped;
   }
 
@@ -108,6 +113,16 @@ export class ResultFlusher {
 
   get pending(): number {
     return this.completions.length + this.failures.length;
+  }
+
+  /**
+   * Results reported but not yet stored, queued or being sent. The worker counts them
+   * as running: a slot frees when its result is stored, not when the handler returns,
+   * so claims cannot run ahead of completions (no-op handlers made results pile up in
+   * memory by the ten thousand, W5's heap growth, and their leases run out meanwhile).
+   */
+  get unsettled(): number {
+    return this.pending + this.sending;
   }
 
   private schedule(): Promise<void> {
@@ -124,15 +139,20 @@ export class ResultFlusher {
     while (!this.abandoned && (this.completions.length || this.failures.length)) {
       const completions = this.completions.splice(0, MAX_BATCH);
       const failures = this.failures.splice(0, MAX_BATCH);
+      this.sending = completions.length + failures.length;
       try {
         if (completions.length) await this.flushCompletions(completions);
         this.errors = 0;
       } catch (err) {
         this.completions.unshift(...completions);
         this.failures.unshift(...failures);
+        this.sending = 0;
         await this.backoff(err as Error);
         continue;
       }
+      // the completions are stored; their slots are free for the next claim
+      this.sending = failures.length;
+      if (completions.length) this.settled?.();
       for (let i = 0; i < failures.length; i++) {
         try {
           const f = failures[i];
@@ -144,12 +164,19 @@ export class ResultFlusher {
             // cannot happen with a storable message; if it does, the lease expiry retries the task
             this.logger.error(`recording failure of ${failures[i].run_id}/${failures[i].step_slug} refused: ` +
               `${(err as Error).message}`);
+            this.sending--;
             continue;
           }
           this.failures.unshift(...failures.slice(i));
+          this.sending = 0;
           await this.backoff(err as Error);
           break;
         }
+        this.sending--;
+      }
+      if (failures.length) {
+        this.sending = 0;
+        this.settled?.();
       }
     }
   }
@@ -179,7 +206,7 @@ export class ResultFlusher {
       .map((c) => `{"run_id":${JSON.stringify(c.run_id)},"step_slug":${JSON.stringify(c.step_slug)},` +
         `"task_index":${c.task_index},"attempt":${c.attempt},"output":${c.output}}`)
       .join(',');
-    await this.send(`[${body}]`);
+    await this.send(`[${body}]`, batch.length);
     this.observer?.completed(batch);
   }
 

@@ -66,7 +66,7 @@ describe('write path', () => {
   it("a completed run's deadline is cleared: runs_timeout_idx holds only live runs", async () => {
     await defineFlow(pool(), 'wp_deadline', [{ slug: 'only' }], { runTimeout: 3600 });
     const run = await startFlow(pool(), 'wp_deadline', {});
-    expect(run.timeout_at).not.toBeNull();
+    expect((run as unknown as { timeout_at: Date | null }).timeout_at).not.toBeNull();
     const [task] = await claim(pool(), 'wp_deadline');
     await completeMany(pool(), [{ ...task, output: 1 }]);
     const { rows } = await pool().query<{ status: string; timeout_at: Date | null }>(
