@@ -63,8 +63,8 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
       dispatch: (task) => this.dispatch(task),
-      // a task holds its slot until its result is stored (see ResultFlusher.unsettled)
-      running: () => this.invoker.size + this.awaitingRunCheck + this.flusher.unsettled,
+      // results beyond the flusher's allowance hold their slots until stored (see ResultFlusher.overflow)
+      running: () => this.invoker.size + this.awaitingRunCheck + this.flusher.overflow,
       maxConcurrency: this.opts.maxConcurrency,
       batchSize: this.opts.batchSize,
       pollIntervalMs: this.opts.pollIntervalMs,
@@ -171,7 +171,7 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async report(resultsJson: string, count: number): Promise<void> {
     const flows = this.flows();
     // the claim runs after these results are stored, in the same transaction: their slots are free for it
-    const claim = this.started && flows.length ? this.poller.piggyback(count) : undefined;
+    const claim = this.started && flows.length ? this.poller.piggyback(Math.min(count, this.flusher.overflow)) : undefined;
     if (!claim) {
       await completeTasks(this.db, resultsJson);
       return;

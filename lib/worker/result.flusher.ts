@@ -31,6 +31,13 @@ export interface FlushObserver {
 }
 
 const MAX_BATCH = 500;
+/**
+ * Results that may wait unstored before they take slots from the claims: one batch
+ * being sent and the next filling up. Big batches are what makes storing results
+ * cheap (one statement and one synchronous commit each), so claims do not wait for
+ * every result; past this they do, and memory stays bounded.
+ */
+export const UNSTORED_ALLOWANCE = 2 * MAX_BATCH;
 /** Longest error message kept on a task; handlers sometimes throw whole documents. */
 const MAX_ERROR_CHARS = 8_000;
 
@@ -115,14 +122,18 @@ export class ResultFlusher {
     return this.completions.length + this.failures.length;
   }
 
-  /**
-   * Results reported but not yet stored, queued or being sent. The worker counts them
-   * as running: a slot frees when its result is stored, not when the handler returns,
-   * so claims cannot run ahead of completions (no-op handlers made results pile up in
-   * memory by the ten thousand, W5's heap growth, and their leases run out meanwhile).
-   */
+  /** Results reported but not yet stored, queued or being sent. */
   get unsettled(): number {
     return this.pending + this.sending;
+  }
+
+  /**
+   * Unstored results past UNSTORED_ALLOWANCE. The worker counts them as running, so
+   * claims cannot run ahead of completions without end: no-op handlers made results
+   * pile up in memory by the ten thousand (W5's heap growth) while their leases ran.
+   */
+  get overflow(): number {
+    return Math.max(0, this.unsettled - UNSTORED_ALLOWANCE);
   }
 
   private schedule(): Promise<void> {
