@@ -27,6 +27,11 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
     const { PgflowEngine } = await import('./engines/pgflow.engine');
     return [new PgflowEngine('defaults'), new PgflowEngine('tuned')];
   },
+  // issue 18: ours at defaults with the OTel SDK registered, and without the API installed
+  otel: async () => {
+    const { PgflowEngine } = await import('./engines/pgflow.engine');
+    return [new PgflowEngine('defaults', 'sdk'), new PgflowEngine('defaults', 'no-api')];
+  },
   ceiling: async () => {
     const { CeilingEngine } = await import('./engines/ceiling.engine');
     return [new CeilingEngine(10), new CeilingEngine(100)];
@@ -175,7 +180,8 @@ async function main(): Promise<void> {
     for (const engine of configurations) {
       matched.add(engine.key);
       const res: EngineResults = {
-        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, notes: [...engine.notes],
+        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, variant: engine.variant,
+        notes: [...engine.notes],
         drains: {}, latency: [], fanout: [], memory: [], errors: [],
       };
       engines.push({ engine, res });

@@ -7,7 +7,7 @@ export interface BenchConfig {
   /** Multiplies every count. BENCH_SCALE, default 1 (0.1 when quick). */
   scale: number;
   /**
-   * Engines to run: an engine's name runs both its configurations (pgflow, ceiling,
+   * Engines to run: an engine's name runs all its configurations (pgflow, otel, ceiling,
    * pgboss, graphile, bullmq, dbos), a configuration's key only that one
    * (pgflow-tuned, ceiling-100, graphile-defaults, …). BENCH_ENGINES (comma list), default all.
    */
