@@ -1,4 +1,5 @@
 import Module from 'module';
+import { join } from 'path';
 import { workerSettings } from '../engines/engine';
 import type { PgflowSettings, PgflowTelemetry } from '../engines/pgflow.engine';
 
@@ -28,15 +29,18 @@ if (telemetry === 'no-api') {
 }
 
 if (telemetry === 'sdk') {
-  /* eslint-disable @typescript-eslint/no-require-imports -- loaded only in this variant */
-  const { context, metrics, trace } = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
-  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks') as
-    typeof import('@opentelemetry/context-async-hooks');
-  const { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics') as
-    typeof import('@opentelemetry/sdk-metrics');
-  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as
-    typeof import('@opentelemetry/sdk-trace-base');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // resolved where the library resolves it: bench/node_modules holds a peer's own, newer copy
+  type Api = typeof import('../../node_modules/@opentelemetry/api');
+  const fromLibrary = <T>(id: string): T =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only in this variant
+    require(require.resolve(id, { paths: [join(__dirname, '..', '..', 'lib')] })) as T;
+  const { context, metrics, trace } = fromLibrary<Api>('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } =
+    fromLibrary<typeof import('@opentelemetry/context-async-hooks')>('@opentelemetry/context-async-hooks');
+  const { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } =
+    fromLibrary<typeof import('@opentelemetry/sdk-metrics')>('@opentelemetry/sdk-metrics');
+  const { BasicTracerProvider, BatchSpanProcessor } =
+    fromLibrary<typeof import('@opentelemetry/sdk-trace-base')>('@opentelemetry/sdk-trace-base');
   const done = (_items: unknown, callback: (result: { code: number }) => void) => callback({ code: 0 });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(new BasicTracerProvider({
