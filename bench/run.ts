@@ -80,6 +80,15 @@ const FEATURES: Record<string, (config: BenchConfig) => Promise<FeatureResult>> 
     log(`renewal: ${r.renewed} leases per heartbeat, p50 ${r.p50.toFixed(2)} ms`);
     return { table: renewalTable(r), result: r };
   },
+
+  dashboard: async (config) => {
+    const { measureDashboard, dashboardTable } = await import('./workloads/dashboard.workload');
+    const r = await measureDashboard({
+      serverUrl: config.pgUrl, streams: 20, backlog: scaled(config, 20_000), runs: scaled(config, 1_000_000),
+      rounds: config.rounds, requests: scaled(config, 50), log: (msg) => log(`dashboard: ${msg}`),
+    });
+    return { table: dashboardTable(r), result: r };
+  },
 };
 
 function scaled(config: BenchConfig, n: number): number {
