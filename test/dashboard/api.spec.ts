@@ -148,7 +148,8 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
     expect(got.body).toMatchObject({
       runId: run.runId, status: 'completed', input: { hello: 'world' }, output: { pong: { hello: 'world' } },
       steps: [{ stepSlug: 'pong', status: 'completed' }],
-      tasks: [{ stepSlug: 'pong', taskIndex: 0, status: 'completed', attempts: 1, workerId: expect.any(String) }],
+      tasks: [{ stepSlug: 'pong', taskIndex: 0, status: 'completed', attempt: 1, workerId: expect.any(String),
+        attempts: [{ attempt: 1, error: null, workerId: expect.any(String), startedAt: expect.any(String), endedAt: expect.any(String) }] }],
       signals: [],
     });
     const flows = (await call(d.origin, '/pgflow/api/flows')).body as Array<{ flowSlug: string; steps: unknown[]; counts: object }>;
