@@ -1,15 +1,20 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { diffRun } from '../client/run.events';
+import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
+import { ResolvedPgflowOptions } from '../core/options.resolver';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
-import { findRuns } from '../db/queries';
+import { findRuns, listRuns } from '../db/queries';
 import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
 
 /** Snapshots kept to tell which steps changed; the oldest are dropped past this. */
 const MAX_SNAPSHOTS = 2000;
 /** Runs read at once while notifications pile up. */
 const READ_BATCH = 50;
+/** Without NOTIFY: the newest runs each poll reads, beside the unfinished runs already seen. */
+const POLL_NEWEST = 50;
+const FINISHED = new Set<string>(['completed', 'failed', 'cancelled']);
 
 /** One SSE message per event: `data: <json>` and a blank line. */
 export function sseMessages(events: readonly RunEvent[]): string {
@@ -37,10 +42,13 @@ export class DashboardEvents implements OnModuleDestroy {
   private source?: Subscription;
   private streams = 0;
   private reading = false;
+  private poller?: NodeJS.Timeout;
+  private polling = false;
 
   constructor(
     private readonly db: PgflowDatabase,
     private readonly listener: NotifyListener,
+    @Inject(PGFLOW_OPTIONS) private readonly options: ResolvedPgflowOptions,
   ) {}
 
   /** Every run and step change from now on, while subscribed, as SSE text (see sseMessages). */
@@ -61,13 +69,44 @@ export class DashboardEvents implements OnModuleDestroy {
       void this.read();
     });
     this.listener.watchRuns().catch((err: Error) => this.logger.warn(`cannot listen for run changes: ${err.message}`));
+    // behind a transaction-mode pooler (or while the listening connection is lost) no
+    // notification arrives: then streams are fed by polling, at the worker's poll interval
+    this.poller = setInterval(() => void this.poll(), this.options.worker.pollIntervalMs);
+    this.poller.unref();
   }
 
   private close(): void {
     this.source?.unsubscribe();
     this.source = undefined;
+    clearInterval(this.poller);
+    this.poller = undefined;
     this.pending.clear();
     this.snapshots.clear();
+  }
+
+  /**
+   * Without notifications: reads the newest runs and the unfinished ones seen so far, and
+   * publishes what changed. A run resumed long after it finished and left the newest
+   * shows on its next notification or when the page is reloaded.
+   */
+  private async poll(): Promise<void> {
+    if (this.listener.available || this.polling || !this.source) return;
+    this.polling = true;
+    try {
+      const unfinished = [...this.snapshots.values()].filter((r) => !FINISHED.has(r.status)).map((r) => r.runId);
+      const [newest, seen] = await Promise.all([
+        listRuns(this.db, { limit: POLL_NEWEST }),
+        unfinished.length ? findRuns(this.db, unfinished) : Promise.resolve([]),
+      ]);
+      const runs = new Map([...newest, ...seen].map((r) => [r.runId, r]));
+      // the first poll reports the newest runs as they stand: news to no page, harmless to all
+      const events = [...runs.values()].flatMap((run) => this.changes(run));
+      if (events.length) this.chunks$.next(sseMessages(events));
+    } catch (err) {
+      this.logger.warn(`polling run changes: ${(err as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
   }
 
   private async read(): Promise<void> {
