@@ -20,6 +20,7 @@ import { Client } from 'pg';
 import { PgflowModule, PgflowWorker, Step, Workflow } from '../../lib';
 import { PgflowDashboardModule } from '../../lib/dashboard';
 import { dropDatabase, freshDatabase } from '../support/database';
+import { until } from '../support/wait';
 import { median, percentile } from '../support/stats';
 
 export interface DashboardOptions {
@@ -81,14 +82,6 @@ async function startApp(url: string): Promise<{ app: INestApplication; base: str
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, base: `http://127.0.0.1:${port}${PATH}` };
-}
-
-async function until(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** An event stream as a browser holds it; counts the events (blank-line separated) it receives. */

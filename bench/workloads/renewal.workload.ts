@@ -20,6 +20,7 @@ import { PgflowDatabase } from '../../lib/db/pgflow.database';
 import { upsertWorker } from '../../lib/db/queries';
 import { percentile } from '../support/stats';
 import { dropDatabase, freshDatabase } from '../support/database';
+import { until } from '../support/wait';
 
 export interface RenewalResult {
   tasks: number;
@@ -66,14 +67,6 @@ function appModule(url: string, tasks: number) {
   })
   class RenewalBenchModule {}
   return RenewalBenchModule;
-}
-
-async function until(fn: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export async function measureRenewal(o: { serverUrl: string; tasks?: number; samples?: number }): Promise<RenewalResult> {

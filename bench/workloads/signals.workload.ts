@@ -20,6 +20,7 @@ import { performance } from 'perf_hooks';
 import { Client } from 'pg';
 import { PgflowClient, PgflowModule, PgflowWorker, Step, StepContext, Workflow } from '../../lib';
 import { dropDatabase, freshDatabase } from '../support/database';
+import { until } from '../support/wait';
 import { median, percentile } from '../support/stats';
 
 /** What `measureSignals` reports. */
@@ -102,14 +103,6 @@ function appModule(url: string, autoStart: boolean) {
   })
   class SignalsBenchModule {}
   return SignalsBenchModule;
-}
-
-async function until(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 2): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** S1 on an app whose worker runs. */
