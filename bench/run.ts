@@ -27,6 +27,11 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
     const { PgflowEngine } = await import('./engines/pgflow.engine');
     return [new PgflowEngine('defaults'), new PgflowEngine('tuned')];
   },
+  // issue 18: ours at defaults with the OTel SDK registered, and without the API installed
+  otel: async () => {
+    const { PgflowEngine } = await import('./engines/pgflow.engine');
+    return [new PgflowEngine('defaults', 'sdk'), new PgflowEngine('defaults', 'no-api')];
+  },
   ceiling: async () => {
     const { CeilingEngine } = await import('./engines/ceiling.engine');
     return [new CeilingEngine(10), new CeilingEngine(100)];
@@ -48,6 +53,53 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
     return [new DbosEngine('defaults'), new DbosEngine('tuned')];
   },
 };
+
+/** What a feature workload hands the report: its table and its figures for the JSON. */
+interface FeatureResult {
+  table: string;
+  result: unknown;
+}
+
+/**
+ * pgflow-only workloads of the feature issues (the peers have nothing to compare them
+ * with), after the engines' rounds, each on a database of its own and with rounds of its
+ * own where it compares two states; counts follow BENCH_SCALE.
+ */
+const FEATURES: Record<string, (config: BenchConfig) => Promise<FeatureResult>> = {
+  signals: async (config) => {
+    const { measureSignals, signalsTable } = await import('./workloads/signals.workload');
+    const r = await measureSignals({
+      serverUrl: config.pgUrl, samples: scaled(config, 300), waiting: scaled(config, 100_000),
+      backlog: scaled(config, 20_000), rounds: config.rounds, log: (msg) => log(`signals: ${msg}`),
+    });
+    return { table: signalsTable(r), result: r };
+  },
+  renewal: async (config) => {
+    const { measureRenewal, renewalTable } = await import('./workloads/renewal.workload');
+    const r = await measureRenewal({ serverUrl: config.pgUrl, tasks: 1000, samples: scaled(config, 50) });
+    log(`renewal: ${r.renewed} leases per heartbeat, p50 ${r.p50.toFixed(2)} ms`);
+    return { table: renewalTable(r), result: r };
+  },
+
+  dashboard: async (config) => {
+    const { measureDashboard, dashboardTable } = await import('./workloads/dashboard.workload');
+    const r = await measureDashboard({
+      serverUrl: config.pgUrl, streams: 20, backlog: scaled(config, 20_000), runs: scaled(config, 1_000_000),
+      rounds: config.rounds, requests: scaled(config, 50), log: (msg) => log(`dashboard: ${msg}`),
+    });
+    return { table: dashboardTable(r), result: r };
+  },
+};
+
+function scaled(config: BenchConfig, n: number): number {
+  return Math.max(1, Math.round(n * config.scale));
+}
+
+/** BENCH_WORKLOADS names them; without it they run unless BENCH_ENGINES names engines but not `features`. */
+function featuresWanted(config: BenchConfig): string[] {
+  if (config.workloads) return Object.keys(FEATURES).filter((k) => config.workloads?.includes(k));
+  return !config.engines || config.engines.includes('features') ? Object.keys(FEATURES) : [];
+}
 
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
 
@@ -160,7 +212,14 @@ async function main(): Promise<void> {
   const config = readConfig();
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
-  const wanted = new Set<Workload>(config.workloads ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]) : Object.values(WORKLOAD_KEYS));
+  const wanted = new Set<Workload>(config.workloads
+    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w): w is Workload => !!w)
+    : Object.values(WORKLOAD_KEYS));
+  for (const w of config.workloads ?? []) {
+    if (!WORKLOAD_KEYS[w.toLowerCase()] && !FEATURES[w]) {
+      log(`unknown workload "${w}" (known: ${[...Object.keys(WORKLOAD_KEYS), ...Object.keys(FEATURES)].join(', ')})`);
+    }
+  }
   const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
 
   // BENCH_ENGINES names engines (every configuration) or configurations by key
@@ -175,13 +234,14 @@ async function main(): Promise<void> {
     for (const engine of configurations) {
       matched.add(engine.key);
       const res: EngineResults = {
-        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, notes: [...engine.notes],
+        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, variant: engine.variant,
+        notes: [...engine.notes],
         drains: {}, latency: [], fanout: [], memory: [], errors: [],
       };
       engines.push({ engine, res });
     }
   }
-  for (const k of selected ?? []) if (!matched.has(k)) log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
+  for (const k of selected ?? []) if (!matched.has(k) && k !== 'features') log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
   const results = engines.map((e) => e.res);
 
   // Each engine is set up for its turn and torn down after it, so no other engine's
@@ -191,7 +251,7 @@ async function main(): Promise<void> {
   const loads: number[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     for (const { engine, res } of engines) {
-      if (res.skipped) continue;
+      if (res.skipped || ![...engine.workloads].some((w) => wanted.has(w))) continue;
       loads.push(loadavg()[0]);
       log(`round ${round}/${config.rounds}: ${engine.label} (load ${loads[loads.length - 1].toFixed(2)})`);
       try {
@@ -214,6 +274,18 @@ async function main(): Promise<void> {
     }
   }
 
+  const features: Record<string, FeatureResult> = {};
+  for (const key of featuresWanted(config)) {
+    log(`feature workload: ${key} (load ${loadavg()[0].toFixed(2)})`);
+    try {
+      features[key] = await FEATURES[key](config);
+    } catch (err) {
+      log(`${key} failed: ${(err as Error).message.split('\n')[0]}`);
+      console.error(err);
+      features[key] = { table: `**${key}: failed** — ${(err as Error).message.split('\n')[0]}`, result: null };
+    }
+  }
+
   const info = await machine(config);
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const header = [
@@ -226,7 +298,11 @@ async function main(): Promise<void> {
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
       `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only.`,
   ];
-  const table = markdownTables(results, OURS, config.processes, header);
+  const featureTables = Object.values(features).map((f) => f.table);
+  // engines that had nothing to run (BENCH_WORKLOADS naming only feature workloads) stay out
+  const ran = results.filter((r) => r.skipped || r.errors.length || Object.keys(r.drains).length ||
+    r.latency.length || r.fanout.length || r.memory.length);
+  const table = [markdownTables(ran, OURS, config.processes, header), ...featureTables].join('\n\n');
   console.log('\n' + table + '\n');
   const outDir = join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
@@ -235,6 +311,7 @@ async function main(): Promise<void> {
     machine: { ...info, loadAverageBefore: Number(before.toFixed(2)), loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
+    features: Object.fromEntries(Object.entries(features).map(([k, f]) => [k, f.result])),
     table,
   };
   // latest.json is the full run the README quotes: a quick run, a run of some engines
