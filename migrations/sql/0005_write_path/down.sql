@@ -196,6 +196,7 @@ $$;
 -- undo schema.sql (the deadlines cleared on finished runs stay cleared: only started runs read them)
 create index step_tasks_worker_idx on pgflow.step_tasks (claimed_by) where status = 'started';
 alter table pgflow.runs reset (fillfactor);
+alter table pgflow.step_tasks set (fillfactor = 80);
 drop index pgflow.runs_timeout_idx;
 create index runs_timeout_idx on pgflow.runs (timeout_at) where status = 'started' and timeout_at is not null;
 drop index pgflow.runs_queued_idx;
