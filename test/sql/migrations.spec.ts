@@ -27,6 +27,8 @@ describe('pgflow migrations, one at a time', () => {
     (await ds.query(`select prosrc from pg_proc where oid = $1::regprocedure`, [fn]))[0].prosrc as string;
   const exists = async (fn: string) =>
     (await ds.query(`select to_regprocedure($1) is not null as e`, [fn]))[0].e as boolean;
+  const index = async (name: string) =>
+    (await ds.query(`select to_regclass('pgflow.' || $1) is not null as e`, [name]))[0].e as boolean;
   const applied = async () => (await ds.query('select name from migrations order by id')).map((r: { name: string }) => r.name);
 
   it('applies each in order, undoes the last one, and applies it again', async () => {
@@ -35,6 +37,16 @@ describe('pgflow migrations, one at a time', () => {
     expect(await applied()).toEqual(all);
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('p_lease_seconds');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
+    expect(await index('runs_finished_idx')).toBe(false);
+    expect(await index('step_tasks_worker_idx')).toBe(false);
+
+    // 0005 (write path) undone: the indexes a run's completion and a claim used to write are back
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await index('runs_finished_idx')).toBe(true);
+    expect(await index('step_tasks_worker_idx')).toBe(true);
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).not.toContain('order by r.created_at');
+    all.pop();
 
     // 0004 (observability) undone: leases from the step timeout again, no traceparent, progress or history
     await ds.undoLastMigration({ transaction: 'each' });
@@ -69,6 +81,7 @@ describe('pgflow migrations, one at a time', () => {
     expect(await applied()).toEqual(every);
     expect(await source('pgflow.cascade_finished(uuid[],text[])')).toContain("'completed'");
     expect(await exists('pgflow.start_tasks(text[],text,int,uuid[],int)')).toBe(true);
+    expect(await index('runs_finished_idx')).toBe(false);
   });
 
   it('leaves a working state machine after the round trip', async () => {
