@@ -36,6 +36,19 @@ describe('pgflow migrations, one at a time', () => {
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('p_lease_seconds');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
 
+    expect(await exists('pgflow.start_child_runs(jsonb)')).toBe(true);
+
+    // 0005 (subflows) undone: child runs, compensation and their columns are gone, 0004's texts are back
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await exists('pgflow.start_child_runs(jsonb)')).toBe(false);
+    expect(await exists('pgflow.cancel_run(uuid)')).toBe(true);
+    expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz,text)')).toBe(true);
+    expect(await source('pgflow.fail_run(uuid,text,int,text)')).not.toContain('begin_compensation');
+    expect(await ds.query(`select count(*)::int as n from information_schema.columns
+      where table_schema = 'pgflow' and column_name in ('parent_run_id', 'subflow_slug', 'compensation')`)).toEqual([{ n: 0 }]);
+    all.pop();
+
     // 0004 (observability) undone: leases from the step timeout again, no traceparent, progress or history
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
