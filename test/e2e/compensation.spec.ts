@@ -15,7 +15,7 @@ class Ledger {
   readonly failures = new Map<string, number>();
   readonly started = new Set<string>();
 
-  async record(step: string, output: unknown, ctx: CompensationContext, during?: () => Promise<void>): Promise<void> {
+  async record(step: string, output: unknown, ctx: CompensationContext, during?: () => Promise<unknown>): Promise<void> {
     const start = Date.now();
     this.started.add(step);
     const left = this.failures.get(step) ?? 0;
