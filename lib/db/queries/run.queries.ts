@@ -84,8 +84,7 @@ export async function retryRun(db: Queryable, runId: string): Promise<void> {
   } catch (err) {
     const status = refusedStatus(err);
     if (status) {
-      throw new PgflowRunStateError(runId, status,
-        `run ${runId} is ${status}: only failed, cancelled or compensation_failed runs can be retried`);
+      throw new PgflowRunStateError(runId, status, `run ${runId} is ${status}: only failed or cancelled runs can be retried`);
     }
     throw mapSqlError(err, { runId });
   }

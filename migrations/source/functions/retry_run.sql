@@ -20,7 +20,7 @@ begin
     raise exception 'unknown run %', p_run_id using errcode = 'PGF03';
   end if;
   if v_run.status not in ('failed', 'cancelled', 'compensation_failed') then
-    raise exception 'run % is %: only failed, cancelled or compensation_failed runs can be retried', p_run_id, v_run.status
+    raise exception 'run % is %: only failed or cancelled runs can be retried', p_run_id, v_run.status
       using errcode = 'PGF05', detail = v_run.status;
   end if;
 

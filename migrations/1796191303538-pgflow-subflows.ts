@@ -2,9 +2,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { down, statements } from './generated/0005_subflows.sql';
 import { runStatements } from './run-statements';
 
-/** TODO: what this migration changes, and why. */
-export class PgflowSubflows1796190479767 implements MigrationInterface {
-  name = 'PgflowSubflows1796190479767';
+/** Subflows (child runs settling their parent task in the same transaction) and compensation (sagas). */
+export class PgflowSubflows1796191303538 implements MigrationInterface {
+  name = 'PgflowSubflows1796191303538';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await runStatements(queryRunner, statements);
