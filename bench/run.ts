@@ -11,6 +11,7 @@ import { median } from './support/stats';
 import { measureFanout } from './workloads/fanout.workload';
 import { measureLatency } from './workloads/latency.workload';
 import { measureMemory } from './workloads/memory.workload';
+import { measureSubflows, SubflowsResult, subflowsTable } from './workloads/subflows.workload';
 import { measureDrain } from './workloads/throughput.workload';
 import { WorkloadContext } from './workloads/workload.context';
 
@@ -50,6 +51,8 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
 };
 
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
+/** pgflow-only workloads, run after the engines (no engine of the comparison has their feature). */
+const OWN_WORKLOADS = ['sub'];
 
 function log(msg: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -160,7 +163,11 @@ async function main(): Promise<void> {
   const config = readConfig();
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
-  const wanted = new Set<Workload>(config.workloads ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]) : Object.values(WORKLOAD_KEYS));
+  const wanted = new Set<Workload>(config.workloads
+    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w) => w !== undefined)
+    : Object.values(WORKLOAD_KEYS));
+  const own = new Set(config.workloads ? config.workloads.map((w) => w.toLowerCase()).filter((w) => OWN_WORKLOADS.includes(w))
+    : OWN_WORKLOADS);
   const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
 
   // BENCH_ENGINES names engines (every configuration) or configurations by key
@@ -189,7 +196,8 @@ async function main(): Promise<void> {
   // specified on an idle system).
   // other work on the machine shows in the numbers: the load is reported with them
   const loads: number[] = [];
-  for (let round = 1; round <= config.rounds; round++) {
+  // only pgflow-only workloads asked for: no engine needs setting up
+  for (let round = 1; round <= config.rounds && wanted.size; round++) {
     for (const { engine, res } of engines) {
       if (res.skipped) continue;
       loads.push(loadavg()[0]);
@@ -214,6 +222,18 @@ async function main(): Promise<void> {
     }
   }
 
+  // F1 (subflows.workload.ts): with the pgflow engine, or when asked for by name
+  let subflows: SubflowsResult | undefined;
+  if (own.has('sub') && (config.workloads || matched.has(OURS))) {
+    log('subflows: F1, one run mapping over 1,000 subflows of 3 steps');
+    try {
+      subflows = await measureSubflows({ serverUrl: config.pgUrl, elements: Math.max(10, Math.round(1000 * config.scale)),
+        rounds: config.rounds, log });
+    } catch (err) {
+      log(`subflows: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+
   const info = await machine(config);
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const header = [
@@ -226,7 +246,7 @@ async function main(): Promise<void> {
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
       `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only.`,
   ];
-  const table = markdownTables(results, OURS, config.processes, header);
+  const table = markdownTables(results, OURS, config.processes, header) + (subflows ? `\n\n${subflowsTable(subflows)}` : '');
   console.log('\n' + table + '\n');
   const outDir = join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
@@ -235,6 +255,7 @@ async function main(): Promise<void> {
     machine: { ...info, loadAverageBefore: Number(before.toFixed(2)), loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
+    subflows,
     table,
   };
   // latest.json is the full run the README quotes: a quick run, a run of some engines

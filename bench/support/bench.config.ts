@@ -12,7 +12,7 @@ export interface BenchConfig {
    * (pgflow-tuned, ceiling-100, graphile-defaults, …). BENCH_ENGINES (comma list), default all.
    */
   engines: string[] | null;
-  /** Workloads to run. BENCH_WORKLOADS (comma list of w1,w2,w3,w5), default all. */
+  /** Workloads to run. BENCH_WORKLOADS (comma list of w1,w2,w3,w5, sub), default all. */
   workloads: string[] | null;
   /** Server used for the benchmark databases. BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres. */
   pgUrl: string;
