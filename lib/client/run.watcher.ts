@@ -103,9 +103,13 @@ export class RunWatcher {
         try {
           const readProgress = progressDue;
           progressDue = false;
-          const [run, rows] = await Promise.all([this.fetchRun(runId), readProgress ? this.fetchProgress(runId) : []]);
+          const [run, read] = await Promise.all([this.fetchRun(runId), readProgress ? this.fetchProgress(runId) : []]);
           if (subscriber.closed) return true;
           if (!run) throw new PgflowUnknownRunError(runId);
+          // the last progress may share the final transaction (a subflow's last child):
+          // a read woken by another notification must not end the watch without it
+          const rows = !readProgress && FINISHED.has(run.status) ? await this.fetchProgress(runId) : read;
+          if (subscriber.closed) return true;
           for (const r of rows) {
             const key = `${r.step_slug}/${r.task_index}`;
             const text = JSON.stringify(r.progress);
