@@ -48,7 +48,8 @@ class AlbumFlow {
     return input.run.urls.map((url) => ({ url, width: input.run.width }));
   }
 
-  @Step({ dependsOn: ['split'], map: 'split', subflow: ResizeFlow })
+  // three attempts allowed: a refused input or a failed child must still end the task at once
+  @Step({ dependsOn: ['split'], map: 'split', subflow: ResizeFlow, maxAttempts: 3, baseDelay: 0 })
   resize(image: { url: string; width: number }) {
     return { url: image.url, width: image.width };
   }
@@ -191,7 +192,7 @@ describe('subflows', () => {
     expect(failed?.status).toBe('failed');
     expect(failed?.error?.message).toBe(`child run ${bad?.runId} of flow "resize" failed: cannot scale bad`);
     expect(bad?.status).toBe('failed');
-    // retried once: the handler ran once, not once per attempt of a new child
+    // not retried (maxAttempts 3): the handler ran once, no new child per attempt
     const [, badTask] = await client.getTasks(run.runId, 'resize');
     expect(badTask.attempts).toHaveLength(1);
 
@@ -202,6 +203,8 @@ describe('subflows', () => {
     expect(done.output).toEqual({ collect: ['ok@1', 'bad@1'] });
     expect(await childCount('resize')).toBe(before);
     expect((await client.getRun(bad?.runId as string))?.status).toBe('completed');
+    expect((await client.listRuns({ parentRunId: run.runId })).map((c) => c.runId).sort())
+      .toEqual(children.map((c) => c.runId).sort());
   });
 
   it('cancelRun of the parent cancels its children and grandchildren, aborting their running handlers', async () => {

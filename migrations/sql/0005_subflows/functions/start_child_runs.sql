@@ -13,6 +13,8 @@ as $$
 declare
   r record;
   v_problem text;
+  v_task_status text;
+  v_run_status text;
 begin
   if jsonb_typeof(p_results) is distinct from 'array' then
     raise exception 'start_child_runs expects a JSON array of results' using errcode = 'PGF05';
@@ -25,7 +27,7 @@ begin
   for r in
     select (x->>'run_id')::uuid as run_id, x->>'step_slug' as step_slug, (x->>'task_index')::int as task_index,
            (x->>'attempt')::int as attempt, coalesce(x->'input', 'null'::jsonb) as input,
-           t.status as task_status, t.attempts_count, q.status as run_status, q.priority, q.traceparent,
+           t.attempts_count, q.priority, q.traceparent,
            s.subflow_slug, sub.deprecated,
            exists (select 1 from pgflow.steps m where m.flow_slug = s.subflow_slug and m.map_source = 'run') as maps_run
       from jsonb_array_elements(p_results) x
@@ -39,8 +41,12 @@ begin
     run_id := r.run_id;
     step_slug := r.step_slug;
     task_index := r.task_index;
-    if r.task_status is distinct from 'started' or r.attempts_count <> r.attempt
-       or r.run_status not in ('started', 'queued') or r.subflow_slug is null then
+    -- read again: an earlier result of this batch may have failed the run (a refused child)
+    select t.status, q.status into v_task_status, v_run_status
+      from pgflow.step_tasks t join pgflow.runs q on q.run_id = t.run_id
+     where t.run_id = r.run_id and t.step_slug = r.step_slug and t.task_index = r.task_index;
+    if v_task_status is distinct from 'started' or r.attempts_count <> r.attempt
+       or v_run_status is null or v_run_status not in ('started', 'queued') or r.subflow_slug is null then
       outcome := 'ignored';
       return next;
       continue;
