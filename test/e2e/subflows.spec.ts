@@ -90,6 +90,30 @@ class TopFlow {
   }
 }
 
+/** A child that fails for 'bad' and runs until aborted for 'slow'. */
+@Workflow({ slug: 'picky', maxAttempts: 1 })
+class PickyFlow {
+  @Step()
+  async work(input: { run: { kind: string } }, ctx: StepContext) {
+    if (input.run.kind === 'bad') throw new Error('bad element');
+    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return input.run.kind;
+  }
+}
+
+@Workflow({ slug: 'picky_parent' })
+class PickyParentFlow {
+  @Step({ map: 'run', subflow: PickyFlow, whenExhausted: 'skip' })
+  each(kind: string) {
+    return { kind };
+  }
+
+  @Step({ dependsOn: ['each'] })
+  after(input: { each?: unknown }) {
+    return { skipped: input.each === undefined };
+  }
+}
+
 @Workflow({ slug: 'cyc_a' })
 class CycleA {
   @Step({ subflow: 'cyc_b' })
@@ -124,7 +148,7 @@ class UsesDynamicFlow {
 
 describe('subflows', () => {
   const { createApp, closeApp, query } = useNestApps();
-  const flows = [ResizeFlow, AlbumFlow, LeafFlow, MidFlow, TopFlow];
+  const flows = [ResizeFlow, AlbumFlow, LeafFlow, MidFlow, TopFlow, PickyFlow, PickyParentFlow];
 
   async function boot() {
     const app = await createApp({ providers: [Probe, ...flows] });
@@ -224,6 +248,31 @@ describe('subflows', () => {
     const rows = await query<{ status: string }>(`select t.status from pgflow.step_tasks t where t.run_id = any($1::uuid[])`,
       [[run.runId, mid.runId, ...leaves.map((l) => l.runId)]]);
     expect(rows.every((r) => r.status === 'cancelled')).toBe(true);
+  });
+
+  it('cancelling a child directly exhausts its parent task, naming the child, and cancels the child\'s own children', async () => {
+    const { client, probe } = await boot();
+    const run = await client.startRun(TopFlow, {});
+    await eventually(async () => probe.leafStarted === 2, 20_000, 'both leaf handlers running');
+    const [mid] = await client.listRuns({ parentRunId: run.runId });
+    await client.cancelRun(mid.runId);
+    await expect(client.waitForRun(run.runId, { timeoutMs: 15_000 })).rejects.toBeInstanceOf(PgflowRunFailedError);
+    const top = await client.getRun(run.runId);
+    expect(top?.error).toEqual({ stepSlug: 'spawn', taskIndex: 0, message: `child run ${mid.runId} of flow "mid" was cancelled` });
+    await eventually(async () => probe.aborts.length === 2, 10_000, 'leaf handlers aborted');
+    const leaves = await client.listRuns({ parentRunId: mid.runId });
+    expect(leaves.map((l) => l.status)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('under whenExhausted skip, a failed child skips the step and cancels its sibling children', async () => {
+    const { client } = await boot();
+    const run = await client.startRun(PickyParentFlow, ['slow', 'bad']);
+    const done = await client.waitForRun(run.runId, { timeoutMs: 20_000 });
+    expect(done.output).toEqual({ after: { skipped: true } });
+    expect(done.steps.find((s) => s.stepSlug === 'each')?.status).toBe('skipped');
+    const children = await client.listRuns({ parentRunId: run.runId });
+    const byKind = new Map(children.map((c) => [(c.input as { kind: string }).kind, c.status]));
+    expect(Object.fromEntries(byKind)).toEqual({ bad: 'failed', slow: 'cancelled' });
   });
 
   it('keeps a task waiting for its child with no lease, so lease expiry never reclaims it', async () => {
