@@ -11,7 +11,6 @@ import { median } from './support/stats';
 import { measureFanout } from './workloads/fanout.workload';
 import { measureLatency } from './workloads/latency.workload';
 import { measureMemory } from './workloads/memory.workload';
-import { measureSubflows, SubflowsResult, subflowsTable } from './workloads/subflows.workload';
 import { measureDrain } from './workloads/throughput.workload';
 import { WorkloadContext } from './workloads/workload.context';
 
@@ -27,6 +26,11 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
   pgflow: async () => {
     const { PgflowEngine } = await import('./engines/pgflow.engine');
     return [new PgflowEngine('defaults'), new PgflowEngine('tuned')];
+  },
+  // issue 18: ours at defaults with the OTel SDK registered, and without the API installed
+  otel: async () => {
+    const { PgflowEngine } = await import('./engines/pgflow.engine');
+    return [new PgflowEngine('defaults', 'sdk'), new PgflowEngine('defaults', 'no-api')];
   },
   ceiling: async () => {
     const { CeilingEngine } = await import('./engines/ceiling.engine');
@@ -50,9 +54,62 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
   },
 };
 
+/** What a feature workload hands the report: its table and its figures for the JSON. */
+interface FeatureResult {
+  table: string;
+  result: unknown;
+}
+
+/**
+ * pgflow-only workloads of the feature issues (the peers have nothing to compare them
+ * with), after the engines' rounds, each on a database of its own and with rounds of its
+ * own where it compares two states; counts follow BENCH_SCALE.
+ */
+const FEATURES: Record<string, (config: BenchConfig) => Promise<FeatureResult>> = {
+  signals: async (config) => {
+    const { measureSignals, signalsTable } = await import('./workloads/signals.workload');
+    const r = await measureSignals({
+      serverUrl: config.pgUrl, samples: scaled(config, 300), waiting: scaled(config, 100_000),
+      backlog: scaled(config, 20_000), rounds: config.rounds, log: (msg) => log(`signals: ${msg}`),
+    });
+    return { table: signalsTable(r), result: r };
+  },
+  renewal: async (config) => {
+    const { measureRenewal, renewalTable } = await import('./workloads/renewal.workload');
+    const r = await measureRenewal({ serverUrl: config.pgUrl, tasks: 1000, samples: scaled(config, 50) });
+    log(`renewal: ${r.renewed} leases per heartbeat, p50 ${r.p50.toFixed(2)} ms`);
+    return { table: renewalTable(r), result: r };
+  },
+
+  dashboard: async (config) => {
+    const { measureDashboard, dashboardTable } = await import('./workloads/dashboard.workload');
+    const r = await measureDashboard({
+      serverUrl: config.pgUrl, streams: 20, backlog: scaled(config, 20_000), runs: scaled(config, 1_000_000),
+      rounds: config.rounds, requests: scaled(config, 50), log: (msg) => log(`dashboard: ${msg}`),
+    });
+    return { table: dashboardTable(r), result: r };
+  },
+
+  subflows: async (config) => {
+    const { measureSubflows, subflowsTable } = await import('./workloads/subflows.workload');
+    const r = await measureSubflows({
+      serverUrl: config.pgUrl, elements: scaled(config, 1000), rounds: config.rounds, log: (msg) => log(`subflows: ${msg}`),
+    });
+    return { table: subflowsTable(r), result: r };
+  },
+};
+
+function scaled(config: BenchConfig, n: number): number {
+  return Math.max(1, Math.round(n * config.scale));
+}
+
+/** BENCH_WORKLOADS names them; without it they run unless BENCH_ENGINES names engines but not `features`. */
+function featuresWanted(config: BenchConfig): string[] {
+  if (config.workloads) return Object.keys(FEATURES).filter((k) => config.workloads?.includes(k));
+  return !config.engines || config.engines.includes('features') ? Object.keys(FEATURES) : [];
+}
+
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
-/** pgflow-only workloads, run after the engines (no engine of the comparison has their feature). */
-const OWN_WORKLOADS = ['sub'];
 
 function log(msg: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -164,10 +221,13 @@ async function main(): Promise<void> {
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
   const wanted = new Set<Workload>(config.workloads
-    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w) => w !== undefined)
+    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w): w is Workload => !!w)
     : Object.values(WORKLOAD_KEYS));
-  const own = new Set(config.workloads ? config.workloads.map((w) => w.toLowerCase()).filter((w) => OWN_WORKLOADS.includes(w))
-    : OWN_WORKLOADS);
+  for (const w of config.workloads ?? []) {
+    if (!WORKLOAD_KEYS[w.toLowerCase()] && !FEATURES[w]) {
+      log(`unknown workload "${w}" (known: ${[...Object.keys(WORKLOAD_KEYS), ...Object.keys(FEATURES)].join(', ')})`);
+    }
+  }
   const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
 
   // BENCH_ENGINES names engines (every configuration) or configurations by key
@@ -182,13 +242,14 @@ async function main(): Promise<void> {
     for (const engine of configurations) {
       matched.add(engine.key);
       const res: EngineResults = {
-        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, notes: [...engine.notes],
+        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, variant: engine.variant,
+        notes: [...engine.notes],
         drains: {}, latency: [], fanout: [], memory: [], errors: [],
       };
       engines.push({ engine, res });
     }
   }
-  for (const k of selected ?? []) if (!matched.has(k)) log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
+  for (const k of selected ?? []) if (!matched.has(k) && k !== 'features') log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
   const results = engines.map((e) => e.res);
 
   // Each engine is set up for its turn and torn down after it, so no other engine's
@@ -196,10 +257,9 @@ async function main(): Promise<void> {
   // specified on an idle system).
   // other work on the machine shows in the numbers: the load is reported with them
   const loads: number[] = [];
-  // only pgflow-only workloads asked for: no engine needs setting up
-  for (let round = 1; round <= config.rounds && wanted.size; round++) {
+  for (let round = 1; round <= config.rounds; round++) {
     for (const { engine, res } of engines) {
-      if (res.skipped) continue;
+      if (res.skipped || ![...engine.workloads].some((w) => wanted.has(w))) continue;
       loads.push(loadavg()[0]);
       log(`round ${round}/${config.rounds}: ${engine.label} (load ${loads[loads.length - 1].toFixed(2)})`);
       try {
@@ -222,15 +282,15 @@ async function main(): Promise<void> {
     }
   }
 
-  // F1 (subflows.workload.ts): with the pgflow engine, or when asked for by name
-  let subflows: SubflowsResult | undefined;
-  if (own.has('sub') && (config.workloads || matched.has(OURS))) {
-    log('subflows: F1, one run mapping over 1,000 subflows of 3 steps');
+  const features: Record<string, FeatureResult> = {};
+  for (const key of featuresWanted(config)) {
+    log(`feature workload: ${key} (load ${loadavg()[0].toFixed(2)})`);
     try {
-      subflows = await measureSubflows({ serverUrl: config.pgUrl, elements: Math.max(10, Math.round(1000 * config.scale)),
-        rounds: config.rounds, log });
+      features[key] = await FEATURES[key](config);
     } catch (err) {
-      log(`subflows: ${(err as Error).message.split('\n')[0]}`);
+      log(`${key} failed: ${(err as Error).message.split('\n')[0]}`);
+      console.error(err);
+      features[key] = { table: `**${key}: failed** — ${(err as Error).message.split('\n')[0]}`, result: null };
     }
   }
 
@@ -246,7 +306,11 @@ async function main(): Promise<void> {
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
       `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only.`,
   ];
-  const table = markdownTables(results, OURS, config.processes, header) + (subflows ? `\n\n${subflowsTable(subflows)}` : '');
+  const featureTables = Object.values(features).map((f) => f.table);
+  // engines that had nothing to run (BENCH_WORKLOADS naming only feature workloads) stay out
+  const ran = results.filter((r) => r.skipped || r.errors.length || Object.keys(r.drains).length ||
+    r.latency.length || r.fanout.length || r.memory.length);
+  const table = [markdownTables(ran, OURS, config.processes, header), ...featureTables].join('\n\n');
   console.log('\n' + table + '\n');
   const outDir = join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
@@ -255,7 +319,7 @@ async function main(): Promise<void> {
     machine: { ...info, loadAverageBefore: Number(before.toFixed(2)), loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
-    subflows,
+    features: Object.fromEntries(Object.entries(features).map(([k, f]) => [k, f.result])),
     table,
   };
   // latest.json is the full run the README quotes: a quick run, a run of some engines

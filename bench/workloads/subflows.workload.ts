@@ -9,7 +9,7 @@
 //
 // Self-contained (the library, pg and Nest only), so it runs on its own:
 //   flock /tmp/pgflow-bench.lock npx ts-node --transpile-only bench/workloads/subflows.workload.ts
-// or from bench/run.ts (BENCH_WORKLOADS=sub). BENCH_PG_URL (else DATABASE_URL, else
+// or from bench/run.ts (BENCH_WORKLOADS=subflows). BENCH_PG_URL (else DATABASE_URL, else
 // postgres://postgres@127.0.0.1:5432/postgres) names the server; it uses a database of its
 // own, dropped at the end. Knobs: SUBFLOW_BENCH_ELEMENTS (default 1000), SUBFLOW_BENCH_ROUNDS
 // (default 3; the median is reported).
