@@ -89,6 +89,14 @@ const FEATURES: Record<string, (config: BenchConfig) => Promise<FeatureResult>> 
     });
     return { table: dashboardTable(r), result: r };
   },
+
+  subflows: async (config) => {
+    const { measureSubflows, subflowsTable } = await import('./workloads/subflows.workload');
+    const r = await measureSubflows({
+      serverUrl: config.pgUrl, elements: scaled(config, 1000), rounds: config.rounds, log: (msg) => log(`subflows: ${msg}`),
+    });
+    return { table: subflowsTable(r), result: r };
+  },
 };
 
 function scaled(config: BenchConfig, n: number): number {

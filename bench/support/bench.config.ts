@@ -14,7 +14,7 @@ export interface BenchConfig {
   engines: string[] | null;
   /**
    * Workloads to run. BENCH_WORKLOADS (comma list of w1,w2,w3,w5 and the pgflow-only
-   * feature workloads signals, renewal, dashboard), default all; without it the feature workloads
+   * feature workloads signals, renewal, dashboard, subflows), default all; without it the feature workloads
    * run unless BENCH_ENGINES names engines but not `features`.
    */
   workloads: string[] | null;

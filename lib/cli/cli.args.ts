@@ -17,7 +17,8 @@ const FLAGS = {
 /** A flag the CLI knows (each command accepts some of them). */
 export type FlagName = keyof typeof FLAGS;
 
-const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
+const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled', 'compensating',
+  'compensation_failed'];
 const MAX_LIMIT = 10_000;
 
 /** The flags of a command line, checked and typed. */

@@ -9,7 +9,7 @@ import { StepHandler } from '../interfaces/step-context.interface';
 import { FlowOptions, StepOptions } from '../interfaces/workflow-options.interface';
 
 /** Step options accepted by `FlowBuilder.addStep`. */
-export type DynamicStepOptions = Omit<StepOptions, 'slug' | 'dependsOn'>;
+export type DynamicStepOptions = Omit<StepOptions, 'slug' | 'dependsOn' | 'subflow' | 'compensate'>;
 
 /**
  * Defines flows at run time. Definitions go to the database (shared by every

@@ -15,7 +15,7 @@ import { listWorkers, pruneInBatches, sendSignal, taskInfos, taskProgress } from
 import { DefinitionStore } from '../definitions/definition.store';
 import { validateRunInput } from '../definitions/input.validator';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
-import { ListRunsFilter, RunEvent, RunInfo, SignalOptions, SignalResult, StartRunOptions, TaskInfo, WorkerInfo }
+import { CancelRunOptions, ListRunsFilter, RunEvent, RunInfo, SignalOptions, SignalResult, StartRunOptions, TaskInfo, WorkerInfo }
   from '../interfaces/run-info.interface';
 import { RunWatcher } from './run.watcher';
 
@@ -103,14 +103,20 @@ export class PgflowClient {
   /**
    * Cancels a run: the run and its unfinished steps and tasks become `cancelled`,
    * handlers running its tasks in any process see `ctx.signal` abort, and their
-   * results are ignored. A run that already finished (completed, failed or
-   * cancelled) is left as it is and the call resolves all the same, so cancelling
-   * is safe to repeat. An unknown run rejects with PgflowUnknownRunError.
+   * results are ignored; its unfinished child runs are cancelled too. Completed steps
+   * that declare a compensation are compensated first (the run is `'compensating'`
+   * until then) unless `opts.compensate` is false. A run that already finished
+   * (completed, failed, cancelled, compensation_failed) or is compensating is left as
+   * it is and the call resolves all the same, so cancelling is safe to repeat. An
+   * unknown run rejects with PgflowUnknownRunError.
    */
-  async cancelRun(runId: string): Promise<void> {
+  async cancelRun(runId: string, opts: CancelRunOptions = {}): Promise<void> {
     assertRunId(runId);
+    if (opts.compensate !== undefined && typeof opts.compensate !== 'boolean') {
+      throw new PgflowValidationError(`compensate must be true or false (got ${JSON.stringify(opts.compensate)})`);
+    }
     const before = this.events.observed ? await this.fetchRun(runId) : null;
-    const status = await runs.cancelRun(this.db, runId);
+    const status = await runs.cancelRun(this.db, runId, opts.compensate ?? true);
     if (before && status === 'cancelled' && before.status !== 'cancelled') {
       this.events.emit({ type: 'run.cancelled', runId, flowSlug: before.flowSlug });
     }
@@ -132,9 +138,11 @@ export class PgflowClient {
   /**
    * Resumes a failed or cancelled run: failed and cancelled tasks are queued again
    * with fresh attempts, steps that never started wait for their dependencies again,
-   * completed steps keep their outputs and never run again. Rejects with
-   * PgflowRunStateError (a PgflowValidationError) when the run is queued, started
-   * or completed, and with PgflowUnknownRunError when there is no such run.
+   * completed steps keep their outputs and never run again; a subflow step's failed or
+   * cancelled child runs are resumed, not started anew. A `'compensation_failed'` run
+   * finishes its remaining compensations instead. Rejects with PgflowRunStateError (a
+   * PgflowValidationError) when the run is queued, started, compensating or completed,
+   * and with PgflowUnknownRunError when there is no such run.
    */
   async retryRun(runId: string): Promise<RunInfo> {
     assertRunId(runId);
@@ -164,8 +172,9 @@ export class PgflowClient {
     return sendSignal(this.db, runId, name, json, opts.id ?? null, opts.manager);
   }
 
-  /** Runs, newest first. */
+  /** Runs, newest first (`parentRunId`: the child runs of that run). */
   async listRuns(f: ListRunsFilter = {}): Promise<RunInfo[]> {
+    if (f.parentRunId !== undefined) assertRunId(f.parentRunId);
     return runs.listRuns(this.db, f);
   }
 

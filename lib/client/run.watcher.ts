@@ -7,7 +7,8 @@ import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
 import { NotifyListener } from '../db/notify.listener';
 import { diffRun } from './run.events';
 
-const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+/** Final statuses: `'compensating'` is not one (the run is still doing its compensations). */
+const FINISHED = new Set(['completed', 'failed', 'cancelled', 'compensation_failed']);
 
 /**
  * Wraps a read so it never overlaps itself: a call while one is running makes it run
@@ -72,7 +73,7 @@ export class RunWatcher {
           const run = await this.fetchRun(runId);
           if (!run) return finish(() => reject(new PgflowUnknownRunError(runId)));
           if (run.status === 'completed') return finish(() => resolve(run));
-          if (run.status === 'failed') return finish(() => reject(new PgflowRunFailedError(runId, run.error)));
+          if (run.status === 'failed' || run.status === 'compensation_failed') return finish(() => reject(new PgflowRunFailedError(runId, run.error)));
           if (run.status === 'cancelled') return finish(() => reject(new PgflowRunCancelledError(runId)));
           return false;
         } catch (err) {
@@ -102,9 +103,13 @@ export class RunWatcher {
         try {
           const readProgress = progressDue;
           progressDue = false;
-          const [run, rows] = await Promise.all([this.fetchRun(runId), readProgress ? this.fetchProgress(runId) : []]);
+          const [run, read] = await Promise.all([this.fetchRun(runId), readProgress ? this.fetchProgress(runId) : []]);
           if (subscriber.closed) return true;
           if (!run) throw new PgflowUnknownRunError(runId);
+          // the last progress may share the final transaction (a subflow's last child):
+          // a read woken by another notification must not end the watch without it
+          const rows = !readProgress && FINISHED.has(run.status) ? await this.fetchProgress(runId) : read;
+          if (subscriber.closed) return true;
           for (const r of rows) {
             const key = `${r.step_slug}/${r.task_index}`;
             const text = JSON.stringify(r.progress);

@@ -18,6 +18,10 @@ export interface StepDefinition {
   whenExhausted: 'fail' | 'skip' | 'skip-cascade';
   signal?: string;
   signalTimeout?: number;
+  /** Slug of the flow each task starts a run of. */
+  subflow?: string;
+  /** Name of the class's method that compensates this step. */
+  compensate?: string;
 }
 
 /** A validated flow whose steps are in topological order (declaration order breaks ties). */
@@ -105,11 +109,23 @@ export function buildFlowDefinition(
       signals.set(s.signal, s.slug);
     }
     if (s.signalTimeout !== undefined && s.signal === undefined) fail(s.slug, 'signalTimeout needs signal');
+    let subflow: string | undefined;
+    if (s.subflow !== undefined) {
+      // the explorer has turned a @Workflow class into its slug
+      if (typeof s.subflow !== 'string') fail(s.slug, 'subflow must be a @Workflow class or a flow slug');
+      subflow = s.subflow as string;
+      const subflowProblem = slugProblem(subflow);
+      if (subflowProblem) fail(s.slug, `subflow: ${subflowProblem}`);
+      if (subflow === flow.slug) fail(s.slug, `subflow cycle: ${flow.slug} -> ${flow.slug}`);
+    }
+    if (s.compensate !== undefined && (typeof s.compensate !== 'string' || !s.compensate)) {
+      fail(s.slug, `compensate must be the name of a method (got ${JSON.stringify(s.compensate)})`);
+    }
     return {
       slug: s.slug, dependsOn: deps, map: s.map, initialTasks: s.initialTasks,
       maxAttempts: s.maxAttempts, baseDelay: s.baseDelay, timeout: s.timeout, startDelay: s.startDelay,
       if: s.if, ifNot: s.ifNot, whenUnmet: s.whenUnmet ?? 'skip', whenExhausted: s.whenExhausted ?? 'fail',
-      signal: s.signal, signalTimeout: s.signalTimeout,
+      signal: s.signal, signalTimeout: s.signalTimeout, subflow, compensate: s.compensate,
     };
   });
 

@@ -5,6 +5,7 @@ import { PgflowDatabase } from '../db/pgflow.database';
 import { addStep, createFlow, storedStepSlugs } from '../db/queries';
 import { FlowDefinition } from './dag.compiler';
 import { PgflowExplorer } from './pgflow.explorer';
+import { orderBySubflows } from './subflow.graph';
 import { WorkflowRegistry } from './workflow.registry';
 
 /**
@@ -34,8 +35,9 @@ export class DefinitionStore implements OnModuleInit {
 
   private async storeAll(): Promise<void> {
     this.explorer.explore();
-    for (const flow of this.registry.decorated()) {
-      await this.db.dataSource.transaction((manager) => this.store(manager, flow.definition));
+    // subflows first: a step names its subflow's stored definition
+    for (const definition of orderBySubflows(this.registry.decorated().map((f) => f.definition))) {
+      await this.db.dataSource.transaction((manager) => this.store(manager, definition));
     }
     const count = this.registry.decorated().length;
     if (count) this.logger.log(`${count} workflow definition(s) up to date`);

@@ -1,7 +1,9 @@
 import { Injectable, OnModuleInit, Type } from '@nestjs/common';
 import { ContextIdFactory, DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
+import { PgflowDefinitionError } from '../core/errors/pgflow.error';
 import { buildFlowDefinition } from './dag.compiler';
+import { orderBySubflows } from './subflow.graph';
 import { BoundHandler, WorkflowRegistry } from './workflow.registry';
 import { StepOptions } from '../interfaces/workflow-options.interface';
 import { PgflowMetadataAccessor } from './pgflow-metadata.accessor';
@@ -39,6 +41,8 @@ export class PgflowExplorer implements OnModuleInit {
       if (!options || !target) continue;
       this.register(wrapper, target, options);
     }
+    // a subflow cycle fails the boot before anything is stored
+    orderBySubflows(this.registry.decorated().map((f) => f.definition));
   }
 
   private register(wrapper: InstanceWrapper, target: Type<unknown>, options: ReturnType<PgflowMetadataAccessor['workflow']> & object): void {
@@ -49,16 +53,36 @@ export class PgflowExplorer implements OnModuleInit {
       const step = this.accessor.step(prototype[name]);
       if (!step) continue;
       const slug = step.slug ?? name;
-      declared.push({ ...step, slug });
+      declared.push({ ...step, slug, subflow: this.subflowSlug(options.slug, slug, step.subflow) });
       methods.set(slug, name);
     }
     const definition = buildFlowDefinition(options, declared);
     const handlers = new Map<string, BoundHandler>();
     for (const [slug, method] of methods) handlers.set(slug, this.bind(wrapper, target, method));
+    const compensators = new Map<string, BoundHandler>();
+    for (const step of definition.steps) {
+      if (step.compensate === undefined) continue;
+      if (typeof prototype[step.compensate] !== 'function') {
+        throw new PgflowDefinitionError(`workflow "${options.slug}" step "${step.slug}": compensate method ` +
+          `"${step.compensate}" does not exist on ${target.name}`);
+      }
+      compensators.set(step.slug, this.bind(wrapper, target, step.compensate));
+    }
     this.registry.addWorkflow({
       slug: options.slug, definition, target, inputDto: options.input,
-      cron: options.cron, cronInput: options.cronInput, handlers,
+      cron: options.cron, cronInput: options.cronInput, handlers, compensators,
     });
+  }
+
+  /** A subflow given as a class is the slug of its `@Workflow`. */
+  private subflowSlug(flow: string, step: string, subflow: StepOptions['subflow']): string | undefined {
+    if (subflow === undefined || typeof subflow === 'string') return subflow;
+    const slug = typeof subflow === 'function' ? this.accessor.workflow(subflow)?.slug : undefined;
+    if (slug === undefined) {
+      const name = typeof subflow === 'function' ? subflow.name : JSON.stringify(subflow);
+      throw new PgflowDefinitionError(`workflow "${flow}" step "${step}": subflow ${name} is not a @Workflow class or a flow slug`);
+    }
+    return slug;
   }
 
   /** Singletons are called on their instance; request-scoped ones are resolved per task. */

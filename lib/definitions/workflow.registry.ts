@@ -17,6 +17,8 @@ export interface RegisteredFlow {
   cron?: string;
   cronInput?: unknown;
   handlers: Map<string, BoundHandler>;
+  /** Compensation methods by step slug (decorated workflows only). */
+  compensators?: Map<string, BoundHandler>;
 }
 
 /**
@@ -66,6 +68,16 @@ export class WorkflowRegistry {
 
   handler(flowSlug: string, stepSlug: string): BoundHandler | undefined {
     return this.flows.get(flowSlug)?.handlers.get(stepSlug);
+  }
+
+  /** The method compensating a step, if it declares one. */
+  compensator(flowSlug: string, stepSlug: string): BoundHandler | undefined {
+    return this.flows.get(flowSlug)?.compensators?.get(stepSlug);
+  }
+
+  /** The flow a subflow step's tasks start runs of (undefined: not a subflow step). */
+  subflowOf(flowSlug: string, stepSlug: string): string | undefined {
+    return this.flows.get(flowSlug)?.definition?.steps.find((s) => s.slug === stepSlug)?.subflow;
   }
 
   /** Slugs of flows this process can execute. */

@@ -1,5 +1,6 @@
 /** Status of a run. */
-export type RunStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled' | 'compensating'
+  | 'compensation_failed';
 /** Status of a step within a run; `waiting`: ready, waiting for its signal. */
 export type StepStatus = 'created' | 'waiting' | 'started' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 
@@ -8,6 +9,8 @@ export interface RunError {
   stepSlug: string;
   taskIndex: number;
   message: string;
+  /** `'compensation_failed'`: the failure that made the run compensate, if it failed. */
+  cause?: RunError;
 }
 
 /** A step's state within a run. */
@@ -18,6 +21,8 @@ export interface StepInfo {
   remainingTasks: number | null;
   output?: unknown;
   error?: string;
+  /** A subflow step's child run ids, by task index (children not started yet are absent). */
+  childRunIds?: string[];
 }
 
 /** A run as stored, with progress and step states. */
@@ -32,6 +37,8 @@ export interface RunInfo {
   startedAt: Date | null;
   completedAt: Date | null;
   failedAt: Date | null;
+  /** The run whose subflow step started this run; null for a run started otherwise. */
+  parentRunId: string | null;
   progress: { totalSteps: number; completedSteps: number; percentage: number };
   steps: StepInfo[];
 }
@@ -74,6 +81,14 @@ export interface ListRunsFilter {
   limit?: number;
   /** Only runs created before this time. */
   before?: Date;
+  /** Only the child runs of this run (its subflow steps' runs). */
+  parentRunId?: string;
+}
+
+/** Options of `PgflowClient.cancelRun`. */
+export interface CancelRunOptions {
+  /** Run the compensations of completed steps (the run is `'compensating'` meanwhile). Default `true`. */
+  compensate?: boolean;
 }
 
 /** Options of `PgflowClient.signal`. */

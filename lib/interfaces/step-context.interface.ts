@@ -23,6 +23,12 @@ export interface StepContext {
   progress(value: Json): Promise<void>;
 }
 
+/** What a compensation method knows: the compensated task's context, and why it runs. */
+export interface CompensationContext extends StepContext {
+  /** The run failed, or was cancelled (`cancelRun`'s `compensate`, the default). */
+  reason: 'failed' | 'cancelled';
+}
+
 /**
  * A step handler: receives the step input and the context, returns JSON. Declared as
  * a method so that parameters are checked bivariantly: a handler may type its input

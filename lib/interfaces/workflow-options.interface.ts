@@ -68,4 +68,17 @@ export interface StepOptions extends RetryOptions {
    * Default: none (it waits as long as the run lives).
    */
   signalTimeout?: number;
+  /**
+   * Each task of this step starts one run of that flow (a `@Workflow` class or a flow
+   * slug) with the handler's return value as input (checked against the child's DTO) and
+   * completes with the child run's output, in the transaction that completes the child.
+   * A failed or cancelled child exhausts the task. With `map`: one child per element.
+   */
+  subflow?: Type<unknown> | string;
+  /**
+   * Name of a method of the workflow class that undoes this step, called with the
+   * step's output (one call per completed task) when the run fails or is cancelled,
+   * in reverse dependency order: `(output, ctx: CompensationContext) => unknown`.
+   */
+  compensate?: string;
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { backoffMs } from '../core/backoff';
 import { isDataError } from '../core/errors/sql-error.mapper';
-import { FailOutcome, failTask, Queryable, TaskAttempt } from '../db/queries';
+import { FailOutcome, failTask, Queryable, startChildRuns, TaskAttempt } from '../db/queries';
 
 /** What the worker's events need about an attempt beyond its identity. */
 export interface AttemptMeta {
@@ -60,6 +60,8 @@ export class ResultFlusher {
   private readonly logger = new Logger('Pgflow');
   private completions: Completion[] = [];
   private failures: Failure[] = [];
+  /** Subflow tasks whose handlers returned their child's input (JSON text in `output`). */
+  private childStarts: Completion[] = [];
   private flushing?: Promise<void>;
   /** Results taken out of the queues and being sent now. */
   private sending = 0;
@@ -85,6 +87,13 @@ export class ResultFlusher {
     this.schedule();
   }
 
+  /** A subflow task's handler returned: start its child run with this input (JSON text). */
+  startChild(attempt: TaskAttempt, inputJson: string, meta?: AttemptMeta): void {
+    this.childStarts.push({ run_id: attempt.run_id, step_slug: attempt.step_slug, task_index: attempt.task_index,
+      attempt: attempt.attempt, output: inputJson, meta });
+    this.schedule();
+  }
+
   fail(attempt: TaskAttempt, error: string, nonRetryable: boolean, meta?: AttemptMeta): void {
     this.failures.push({ run_id: attempt.run_id, step_slug: attempt.step_slug, task_index: attempt.task_index,
       attempt: attempt.attempt, error: storableMessage(error), nonRetryable, meta });
@@ -93,7 +102,7 @@ export class ResultFlusher {
 
   /** Resolves when everything reported so far is persisted. */
   async drain(): Promise<void> {
-    while (this.flushing || this.completions.length || this.failures.length) {
+    while (this.flushing || this.pending) {
       await (this.flushing ?? this.schedule());
     }
   }
@@ -108,6 +117,7 @@ export class ResultFlusher {
     const dropped = this.pending;
     this.completions = [];
     this.failures = [];
+    this.childStarts = [];
     this.wakeBackoff?.();
     this.settled?.();
     return dropped;
@@ -119,7 +129,7 @@ export class ResultFlusher {
   }
 
   get pending(): number {
-    return this.completions.length + this.failures.length;
+    return this.completions.length + this.failures.length + this.childStarts.length;
   }
 
   /** Results reported but not yet stored, queued or being sent. */
@@ -147,23 +157,26 @@ export class ResultFlusher {
   private async run(): Promise<void> {
     // let results produced in the same tick join this flush
     await new Promise((r) => setImmediate(r));
-    while (!this.abandoned && (this.completions.length || this.failures.length)) {
+    while (!this.abandoned && this.pending) {
       const completions = this.completions.splice(0, MAX_BATCH);
       const failures = this.failures.splice(0, MAX_BATCH);
-      this.sending = completions.length + failures.length;
+      const childStarts = this.childStarts.splice(0, MAX_BATCH);
+      this.sending = completions.length + failures.length + childStarts.length;
       try {
         if (completions.length) await this.flushCompletions(completions);
+        if (childStarts.length) await this.flushChildStarts(childStarts);
         this.errors = 0;
       } catch (err) {
         this.completions.unshift(...completions);
         this.failures.unshift(...failures);
+        this.childStarts.unshift(...childStarts);
         this.sending = 0;
         await this.backoff(err as Error);
         continue;
       }
       // the completions are stored; their slots are free for the next claim
       this.sending = failures.length;
-      if (completions.length) this.settled?.();
+      if (completions.length || childStarts.length) this.settled?.();
       for (let i = 0; i < failures.length; i++) {
         try {
           const f = failures[i];
@@ -208,6 +221,35 @@ export class ResultFlusher {
       const mid = batch.length >> 1;
       await this.flushCompletions(batch.slice(0, mid));
       await this.flushCompletions(batch.slice(mid));
+    }
+  }
+
+  /**
+   * Starts child runs; a batch the server refuses as data (an input jsonb cannot hold)
+   * is split until the refused one stands alone and fails its task.
+   */
+  private async flushChildStarts(batch: Completion[]): Promise<void> {
+    try {
+      const body = batch
+        .map((c) => `{"run_id":${JSON.stringify(c.run_id)},"step_slug":${JSON.stringify(c.step_slug)},` +
+          `"task_index":${c.task_index},"attempt":${c.attempt},"input":${c.output}}`)
+        .join(',');
+      const outcomes = await startChildRuns(this.db, `[${body}]`);
+      for (const o of outcomes) {
+        if (o.outcome !== 'failed' && o.outcome !== 'skipped') continue;
+        const c = batch.find((b) => b.run_id === o.run_id && b.step_slug === o.step_slug && b.task_index === o.task_index);
+        if (c) this.observer?.failed({ ...c, error: 'the subflow refused its input', nonRetryable: true }, o.outcome);
+      }
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      if (batch.length === 1) {
+        const [c] = batch;
+        this.fail(c, `input of the subflow of step "${c.step_slug}" could not be stored: ${(err as Error).message}`, true, c.meta);
+        return;
+      }
+      const mid = batch.length >> 1;
+      await this.flushChildStarts(batch.slice(0, mid));
+      await this.flushChildStarts(batch.slice(mid));
     }
   }
 

@@ -24,7 +24,7 @@ export class RunControl {
   /** Aborts running handlers of runs cancelled or failed elsewhere (control NOTIFY). */
   follow(): Subscription {
     return this.listener.control$.subscribe(({ runId, status }) => {
-      if (status === 'cancelled' || status === 'failed') {
+      if (status === 'cancelled' || status === 'failed' || status === 'compensation_failed') {
         this.endedRuns.markEnded(runId);
         this.invoker.abortRun(runId, status);
       } else if (status === 'started') {
@@ -45,7 +45,8 @@ export class RunControl {
    */
   async runWantsTask(runId: string): Promise<boolean> {
     const status = await runStatus(this.db, runId).catch(() => undefined);
-    const live = status === 'started' || status === 'queued';
+    // a compensating run wants its compensation tasks (the only ones it still hands out)
+    const live = status === 'started' || status === 'queued' || status === 'compensating';
     if (live) this.endedRuns.markResumed(runId);
     return live;
   }

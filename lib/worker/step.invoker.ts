@@ -5,7 +5,8 @@ import { TaskAbortedError } from '../core/errors/task-aborted.error';
 import { toJsonText } from '../core/json.codec';
 import { PgflowEvents } from '../core/pgflow.events';
 import { PgflowTelemetry } from '../core/telemetry';
-import { Json, StepContext } from '../interfaces/step-context.interface';
+import { CompensationContext, Json, StepContext } from '../interfaces/step-context.interface';
+import { validateRunInput } from '../definitions/input.validator';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { AttemptMeta, ResultFlusher } from './result.flusher';
 import { attemptKey, ClaimedTask, TaskAttempt } from '../db/queries/task.types';
@@ -70,9 +71,13 @@ export class StepInvoker {
     return [...this.running.values()].map((r) => r.task);
   }
 
-  /** Aborts every running task of a run that was cancelled or failed elsewhere. */
+  /**
+   * Aborts every running task of a run that was cancelled or failed elsewhere. Its
+   * compensations, which a failed or cancelled run starts, stop only when compensation failed.
+   */
   abortRun(runId: string, status: string): void {
     for (const r of this.running.values()) {
+      if (r.task.compensation && status !== 'compensation_failed') continue;
       if (r.task.run_id === runId) r.controller.abort(new TaskAbortedError('cancelled', `run ${runId} was ${status}`));
     }
   }
@@ -149,7 +154,10 @@ export class StepInvoker {
         span.end();
         telemetry.recordAttempt(task.flow_slug, true, meta.durationMs);
         events.emit({ type: 'task.completed', ...event, durationMs: meta.durationMs });
-        this.flusher.complete(task, outcome.json, meta);
+        // a compensation's return value is not kept; a subflow task completes with its child
+        if (task.compensation) this.flusher.complete(task, 'null', meta);
+        else if (outcome.child) this.flusher.startChild(task, outcome.json, meta);
+        else this.flusher.complete(task, outcome.json, meta);
       } else {
         span.end(outcome.error);
         telemetry.recordAttempt(task.flow_slug, false, meta.durationMs);
@@ -178,17 +186,23 @@ export class StepInvoker {
     if (await this.deps.saveProgress(task, json)) entry.leasedAt = Math.max(entry.leasedAt, sentAt);
   }
 
-  private async call(task: ClaimedTask, entry: Running): Promise<{ ok: true; json: string } | { ok: false; error: unknown }> {
+  private async call(task: ClaimedTask, entry: Running,
+  ): Promise<{ ok: true; json: string; child?: string } | { ok: false; error: unknown }> {
     const signal = entry.controller.signal;
-    const handler = this.registry.handler(task.flow_slug, task.step_slug);
+    const handler = task.compensation
+      ? this.registry.compensator(task.flow_slug, task.step_slug)
+      : this.registry.handler(task.flow_slug, task.step_slug);
     if (!handler) {
-      return { ok: false, error: new Error(`worker ${this.workerId} has no handler for step "${task.flow_slug}.${task.step_slug}"`) };
+      const what = task.compensation ? 'compensation' : 'handler';
+      return { ok: false, error: new Error(`worker ${this.workerId} has no ${what} for step "${task.flow_slug}.${task.step_slug}"`) };
     }
-    const ctx: StepContext = {
+    const step: StepContext = {
       runId: task.run_id, flowSlug: task.flow_slug, stepSlug: task.step_slug, taskIndex: task.task_index,
       attempt: task.attempt_number, runInput: task.run_input, signal, workerId: this.workerId,
       progress: (value: Json) => this.progress(entry, value),
     };
+    const ctx: StepContext | CompensationContext = task.compensation ? { ...step, reason: task.compensation } : step;
+    const child = task.compensation ? undefined : this.registry.subflowOf(task.flow_slug, task.step_slug);
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
@@ -196,7 +210,13 @@ export class StepInvoker {
     aborted.catch(() => undefined);
     try {
       const value = await Promise.race([handler(task.input, ctx), aborted]);
-      return { ok: true, json: toJsonText(value, `output of step "${task.flow_slug}.${task.step_slug}"`) };
+      if (child === undefined) {
+        return { ok: true, json: toJsonText(value, `output of step "${task.flow_slug}.${task.step_slug}"`) };
+      }
+      // refused by the child's DTO: a PgflowValidationError, so the task fails without retry
+      const dto = this.registry.get(child)?.inputDto;
+      if (dto) await validateRunInput(child, dto, value);
+      return { ok: true, json: toJsonText(value, `input of subflow "${child}" of step "${task.flow_slug}.${task.step_slug}"`), child };
     } catch (error) {
       return { ok: false, error };
     }

@@ -40,6 +40,19 @@ describe('pgflow migrations, one at a time', () => {
     expect(await index('runs_finished_idx')).toBe(false);
     expect(await index('step_tasks_worker_idx')).toBe(false);
 
+    expect(await exists('pgflow.start_child_runs(jsonb)')).toBe(true);
+
+    // 0006 (subflows) undone: child runs, compensation and their columns are gone, 0005's texts are back
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await exists('pgflow.start_child_runs(jsonb)')).toBe(false);
+    expect(await exists('pgflow.cancel_run(uuid)')).toBe(true);
+    expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz,text)')).toBe(true);
+    expect(await source('pgflow.fail_run(uuid,text,int,text)')).not.toContain('begin_compensation');
+    expect(await ds.query(`select count(*)::int as n from information_schema.columns
+      where table_schema = 'pgflow' and column_name in ('parent_run_id', 'subflow_slug', 'compensation')`)).toEqual([{ n: 0 }]);
+    all.pop();
+
     // 0005 (write path) undone: the indexes a run's completion and a claim used to write are back
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));

@@ -32,6 +32,8 @@ export interface StepDef {
   whenExhausted?: string;
   signal?: string;
   signalTimeout?: number;
+  subflow?: string;
+  compensate?: boolean;
 }
 
 export interface RunRow {
@@ -115,6 +117,8 @@ const STEP_ARGS: ReadonlyArray<[keyof StepDef, string, string]> = [
   ['whenUnmet', 'p_when_unmet', 'text'],
   ['whenExhausted', 'p_when_exhausted', 'text'],
   ['signal', 'p_signal', 'text'],
+  ['subflow', 'p_subflow', 'text'],
+  ['compensate', 'p_compensate', 'boolean'],
   ['signalTimeout', 'p_signal_timeout', 'int'],
 ];
 

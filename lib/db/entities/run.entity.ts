@@ -20,4 +20,8 @@ export class RunEntity {
   @Column({ name: 'cancelled_at', type: 'timestamptz', nullable: true }) cancelledAt!: Date | null;
   @Column({ name: 'timeout_at', type: 'timestamptz', nullable: true }) timeoutAt!: Date | null;
   @Column({ type: 'text', nullable: true }) traceparent!: string | null;
+  @Column({ name: 'parent_run_id', type: 'uuid', nullable: true }) parentRunId!: string | null;
+  @Column({ name: 'parent_step_slug', type: 'text', nullable: true }) parentStepSlug!: string | null;
+  @Column({ name: 'parent_task_index', type: 'int', nullable: true }) parentTaskIndex!: number | null;
+  @Column({ name: 'compensation_reason', type: 'text', nullable: true }) compensationReason!: string | null;
 }

@@ -23,4 +23,5 @@ export class StepTaskEntity {
   @Column({ name: 'failed_at', type: 'timestamptz', nullable: true }) failedAt!: Date | null;
   @Column({ type: 'jsonb', nullable: true }) progress!: unknown;
   @Column({ name: 'attempt_history', type: 'jsonb', nullable: true }) attemptHistory!: unknown;
+  @Column({ type: 'text', nullable: true }) compensation!: string | null;
 }

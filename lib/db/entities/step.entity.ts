@@ -21,4 +21,6 @@ export class StepEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'signal_name', type: 'text', nullable: true }) signalName!: string | null;
   @Column({ name: 'opt_signal_timeout', type: 'int', nullable: true }) optSignalTimeout!: number | null;
+  @Column({ name: 'subflow_slug', type: 'text', nullable: true }) subflowSlug!: string | null;
+  @Column({ type: 'boolean' }) compensate!: boolean;
 }

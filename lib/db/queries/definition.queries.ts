@@ -27,6 +27,9 @@ export interface StepRow {
   whenExhausted?: string;
   signal?: string;
   signalTimeout?: number;
+  subflow?: string;
+  /** Whether the step declares a compensation (the method itself lives in the class). */
+  compensate?: string | boolean;
 }
 
 const json = (v: object | undefined) => (v === undefined ? null : JSON.stringify(v));
@@ -54,7 +57,7 @@ export async function addStep(db: Queryable, flowSlug: string, s: StepRow, manag
       flowSlug, s.slug, s.dependsOn ?? [], s.map ?? null, s.initialTasks ?? null,
       s.maxAttempts ?? null, s.baseDelay ?? null, s.timeout ?? null, s.startDelay ?? null,
       json(s.if), json(s.ifNot), s.whenUnmet ?? 'skip', s.whenExhausted ?? 'fail',
-      s.signal ?? null, s.signalTimeout ?? null,
+      s.signal ?? null, s.signalTimeout ?? null, s.subflow ?? null, !!s.compensate,
     ], manager);
   } catch (err) {
     throw mapSqlError(err, { flowSlug });

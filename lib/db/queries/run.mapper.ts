@@ -12,6 +12,7 @@ export interface RunRow {
   started_at: Date | null;
   completed_at: Date | null;
   failed_at: Date | null;
+  parent_run_id: string | null;
   steps: Array<StepInfo & { output: unknown; error: string | null }>;
 }
 
@@ -22,6 +23,7 @@ export function toRunInfo(row: RunRow): RunInfo {
     };
     if (s.status === 'completed') step.output = s.output;
     if (s.error !== null && s.error !== undefined) step.error = s.error;
+    if (s.childRunIds) step.childRunIds = s.childRunIds;
     return step;
   });
   const completedSteps = steps.filter((s) => s.status === 'completed' || s.status === 'skipped').length;
@@ -36,6 +38,7 @@ export function toRunInfo(row: RunRow): RunInfo {
     startedAt: row.started_at,
     completedAt: row.completed_at,
     failedAt: row.failed_at,
+    parentRunId: row.parent_run_id ?? null,
     progress: {
       totalSteps: steps.length,
       completedSteps,

@@ -44,7 +44,8 @@ export async function findRuns(db: Queryable, runIds: readonly string[]): Promis
 
 /** Runs, newest first (at most `limit`, default 100). */
 export async function listRuns(db: Queryable, f: ListRunsFilter = {}): Promise<RunInfo[]> {
-  const rows = await db.run<RunRow>(SQL.list_runs, [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit ?? 100]);
+  const rows = await db.run<RunRow>(SQL.list_runs,
+    [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit ?? 100, f.parentRunId ?? null]);
   return rows.map(toRunInfo);
 }
 
@@ -63,9 +64,9 @@ export function endedRuns(db: Queryable, runIds: readonly string[]): Promise<Arr
  * pgflow.cancel_run: resolves with the run's status afterwards, `cancelled` or the
  * final status it already had (then nothing changed). Unknown run: PgflowUnknownRunError.
  */
-export async function cancelRun(db: Queryable, runId: string): Promise<RunStatus> {
+export async function cancelRun(db: Queryable, runId: string, compensate = true): Promise<RunStatus> {
   try {
-    const rows = await db.run<{ status: RunStatus }>(SQL.cancel_run, [runId]);
+    const rows = await db.run<{ status: RunStatus }>(SQL.cancel_run, [runId, compensate]);
     return rows[0].status;
   } catch (err) {
     throw mapSqlError(err, { runId });

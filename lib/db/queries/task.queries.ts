@@ -42,6 +42,18 @@ export async function failTask(db: Queryable, attempt: TaskAttempt, error: strin
   return rows[0].outcome;
 }
 
+/** What became of a subflow task's child start. */
+export type ChildStartOutcome = 'started' | 'failed' | 'skipped' | 'ignored';
+
+/**
+ * Starts the child runs of subflow tasks whose handlers returned (`resultsJson`: a JSON
+ * array of {run_id, step_slug, task_index, attempt, input}); each task then waits for its child.
+ */
+export function startChildRuns(db: Queryable, resultsJson: string,
+): Promise<Array<TaskAttempt & { outcome: ChildStartOutcome }>> {
+  return db.run(SQL.start_child_runs, [resultsJson]);
+}
+
 /** Which of the runs `runIds` are completed, with their flows. */
 export function completedRuns(db: Queryable, runIds: readonly string[]): Promise<{ run_id: string; flow_slug: string }[]> {
   return db.run(SQL.completed_runs, [runIds]);

@@ -13,6 +13,8 @@ export interface ClaimedTask {
   attempt_number: number;
   /** W3C traceparent of the span that started the run (null: none). */
   traceparent: string | null;
+  /** Set when this task runs the step's compensation: why the run compensates. */
+  compensation: 'failed' | 'cancelled' | null;
 }
 
 /** Identity of one attempt of one task. */

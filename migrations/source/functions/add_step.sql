@@ -16,7 +16,9 @@ create or replace function pgflow.add_step(
   p_when_unmet text default 'skip',
   p_when_exhausted text default 'fail',
   p_signal text default null,
-  p_signal_timeout int default null
+  p_signal_timeout int default null,
+  p_subflow text default null,
+  p_compensate boolean default false
 )
 returns pgflow.steps
 language plpgsql
@@ -91,6 +93,31 @@ begin
     raise exception '%: signal "%" is already waited on by step "%" (one step per signal name)',
       v_where, p_signal, v_other using errcode = 'PGF01';
   end if;
+  if p_subflow is not null then
+    if p_subflow = p_flow_slug then
+      raise exception '%: subflow cycle: % -> %', v_where, p_flow_slug, p_flow_slug using errcode = 'PGF01';
+    end if;
+    select f.flow_slug into v_other from pgflow.flows f where f.flow_slug = p_subflow;
+    if v_other is null then
+      raise exception '%: subflow "%" is not a defined flow', v_where, p_subflow using errcode = 'PGF01';
+    end if;
+    if (select f.deprecated from pgflow.flows f where f.flow_slug = p_subflow) then
+      raise exception '%: subflow "%" is deprecated and accepts no new runs', v_where, p_subflow using errcode = 'PGF01';
+    end if;
+    -- a flow the subflow runs (transitively) must not run this flow again
+    with recursive reach(flow_slug, path) as (
+      select s.subflow_slug, array[p_flow_slug, p_subflow]
+        from pgflow.steps s where s.flow_slug = p_subflow and s.subflow_slug is not null
+      union
+      select s.subflow_slug, r.path || s.subflow_slug
+        from reach r join pgflow.steps s on s.flow_slug = r.flow_slug and s.subflow_slug is not null
+       where r.flow_slug <> p_flow_slug and cardinality(r.path) < 64
+    )
+    select array_to_string(path || p_flow_slug, ' -> ') into v_other from reach where flow_slug = p_flow_slug limit 1;
+    if v_other is not null then
+      raise exception '%: subflow cycle: %', v_where, v_other using errcode = 'PGF01';
+    end if;
+  end if;
   if (p_if is not null and jsonb_typeof(p_if) <> 'object') or (p_if_not is not null and jsonb_typeof(p_if_not) <> 'object') then
     raise exception '%: if/ifNot must be JSON objects', v_where using errcode = 'PGF01';
   end if;
@@ -120,8 +147,12 @@ begin
       raise exception '%: signal changed from % to %; a flow''s shape cannot change, use a new flow slug (e.g. "%_v2")',
         v_where, coalesce(v_existing.signal_name, 'none'), coalesce(p_signal, 'none'), p_flow_slug using errcode = 'PGF04';
     end if;
+    if v_existing.subflow_slug is distinct from p_subflow then
+      raise exception '%: subflow changed from % to %; a flow''s shape cannot change, use a new flow slug (e.g. "%_v2")',
+        v_where, coalesce(v_existing.subflow_slug, 'none'), coalesce(p_subflow, 'none'), p_flow_slug using errcode = 'PGF04';
+    end if;
     update pgflow.steps
-       set opt_signal_timeout = p_signal_timeout,
+       set opt_signal_timeout = p_signal_timeout, compensate = coalesce(p_compensate, false),
            opt_max_attempts = p_max_attempts, opt_base_delay = p_base_delay, opt_timeout = p_timeout,
            opt_start_delay = p_start_delay, when_unmet = p_when_unmet, when_exhausted = p_when_exhausted
      where flow_slug = p_flow_slug and step_slug = p_step_slug
@@ -136,12 +167,14 @@ begin
 
   insert into pgflow.steps (flow_slug, step_slug, step_index, step_type, map_source, initial_tasks, deps_count,
                             opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-                            condition_if, condition_if_not, when_unmet, when_exhausted, signal_name, opt_signal_timeout)
+                            condition_if, condition_if_not, when_unmet, when_exhausted, signal_name, opt_signal_timeout,
+                            subflow_slug, compensate)
   values (p_flow_slug, p_step_slug,
           (select count(*) from pgflow.steps where flow_slug = p_flow_slug),
           case when p_map_source is null then 'single' else 'map' end, p_map_source, p_initial_tasks,
           cardinality(v_deps), p_max_attempts, p_base_delay, p_timeout, p_start_delay,
-          p_if, p_if_not, p_when_unmet, p_when_exhausted, p_signal, p_signal_timeout)
+          p_if, p_if_not, p_when_unmet, p_when_exhausted, p_signal, p_signal_timeout,
+          p_subflow, coalesce(p_compensate, false))
   returning * into v_step;
 
   insert into pgflow.deps (flow_slug, dep_slug, step_slug)

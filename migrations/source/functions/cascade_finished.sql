@@ -1,7 +1,8 @@
 -- Bookkeeping after steps finished (completed or skipped): their dependents have one
 -- dependency less and each run one step less. Callers hold the runs' row locks.
 -- A run whose last step this was completes in the same update: one new row version
--- (and one set of index entries) per finished run instead of two.
+-- (and one set of index entries) per finished run instead of two. A completed child
+-- run completes its parent's task in the same transaction (settle_parents).
 create or replace function pgflow.cascade_finished(p_run_ids uuid[], p_step_slugs text[])
 returns void
 language plpgsql
@@ -12,6 +13,7 @@ set enable_seqscan = off
 as $$
 declare
   v_done uuid[];
+  v_children uuid[];
 begin
   with fin as (
     select f.run_id, f.step_slug, ss.flow_slug
@@ -48,9 +50,14 @@ begin
       from (select c.run_id, c.n, c.n = x.remaining_steps and x.status in ('started', 'queued') as last
               from counted c join pgflow.runs x on x.run_id = c.run_id) c
      where r.run_id = c.run_id
-    returning r.run_id, c.last
+    returning r.run_id, c.last, r.parent_run_id
   )
-  select array_agg(upd.run_id) filter (where upd.last) into v_done from upd;
+  select array_agg(upd.run_id) filter (where upd.last),
+         array_agg(upd.run_id) filter (where upd.last and upd.parent_run_id is not null)
+    into v_done, v_children from upd;
   perform pgflow.notify_run(d, 'completed') from unnest(v_done) d;
+  if v_children is not null then
+    perform pgflow.settle_parents(v_children);
+  end if;
 end;
 $$;

@@ -5,6 +5,7 @@
 -- else (stale attempt, cancelled or failed run, finished task) is ignored and
 -- reported with accepted = false. Step counters drop once per step per batch, so a
 -- map step's state row is updated once per flush instead of once per task.
+-- Results of compensations (their run is 'compensating') go to complete_compensations.
 create or replace function pgflow.complete_tasks(p_results jsonb)
 returns table (run_id uuid, step_slug text, task_index int, accepted boolean)
 language plpgsql
@@ -19,15 +20,17 @@ declare
   v_done_attempts int[];
   v_fin_runs uuid[];
   v_fin_steps text[];
+  v_compensating boolean;
 begin
   if jsonb_typeof(p_results) is distinct from 'array' then
     raise exception 'complete_tasks expects a JSON array of results' using errcode = 'PGF05';
   end if;
 
   -- one lock per run, always in run_id order: serializes every state change of a run
-  perform 1 from pgflow.runs r
-   where r.run_id in (select (x->>'run_id')::uuid from jsonb_array_elements(p_results) x)
-   order by r.run_id for no key update;
+  select coalesce(bool_or(l.status = 'compensating'), false) into v_compensating
+    from (select r.status from pgflow.runs r
+           where r.run_id in (select (x->>'run_id')::uuid from jsonb_array_elements(p_results) x)
+           order by r.run_id for no key update) l;
 
   with res as (
     select (x->>'run_id')::uuid as run_id, x->>'step_slug' as step_slug, (x->>'task_index')::int as task_index,
@@ -79,6 +82,13 @@ begin
       perform pgflow.cascade_finished(v_fin_runs, v_fin_steps);
       perform pgflow.start_ready_steps(array(select distinct x from unnest(v_fin_runs) x));
     end if;
+  end if;
+
+  if v_compensating then
+    select v_done_runs || array_agg(c.run_id), v_done_steps || array_agg(c.step_slug),
+           v_done_idx || array_agg(c.task_index), v_done_attempts || array_agg(c.attempt)
+      into v_done_runs, v_done_steps, v_done_idx, v_done_attempts
+      from pgflow.complete_compensations(p_results) c;
   end if;
 
   -- the attempt is part of the match: a stale attempt of a task whose current attempt

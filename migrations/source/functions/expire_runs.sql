@@ -45,8 +45,12 @@ begin
      where run_id = r.run_id and status in ('created', 'waiting', 'started');
     update pgflow.step_tasks
        set status = 'cancelled', lease_expires_at = null
-     where run_id = r.run_id and status in ('queued', 'started');
+     where run_id = r.run_id and status in ('queued', 'started', 'waiting');
     perform pgflow.notify_run(r.run_id, 'failed');
+    perform pgflow.cancel_children(r.run_id);
+    if not pgflow.begin_compensation(r.run_id, 'failed') then
+      perform pgflow.settle_parents(array[r.run_id]);
+    end if;
     v_count := v_count + 1;
   end loop;
   return v_count;

@@ -2,6 +2,7 @@
 -- base_delay * 2^(attempt-1) seconds, capped at one hour), 'failed' (attempts
 -- exhausted or non-retryable: the run fails), 'skipped' (exhausted and the step's
 -- whenExhausted skips it) or 'ignored' (stale attempt, finished task or run).
+-- A compensation's attempt (the run is 'compensating') goes to fail_compensation.
 -- Every failed attempt is kept in attempt_history (its error, timings and worker; the
 -- last 20), since error_message holds only the latest one.
 create or replace function pgflow.fail_task(
@@ -22,6 +23,9 @@ declare
   v_n int; -- this attempt's number within the task's current budget
 begin
   select status into v_run_status from pgflow.runs where run_id = p_run_id for no key update;
+  if v_run_status = 'compensating' then
+    return pgflow.fail_compensation(p_run_id, p_step_slug, p_task_index, p_attempt, p_error, p_non_retryable);
+  end if;
   if v_run_status is null or v_run_status not in ('started', 'queued') then
     return 'ignored';
   end if;
@@ -73,7 +77,12 @@ begin
    where run_id = p_run_id and step_slug = p_step_slug;
   update pgflow.step_tasks
      set status = 'cancelled', lease_expires_at = null
-   where run_id = p_run_id and step_slug = p_step_slug and status in ('queued', 'started');
+   where run_id = p_run_id and step_slug = p_step_slug and status in ('queued', 'started', 'waiting');
+  -- the skipped step's other child runs are not wanted any more
+  perform pgflow.cancel_run(k.run_id)
+     from (select k.run_id from pgflow.runs k
+            where k.parent_run_id = p_run_id and k.parent_step_slug = p_step_slug and k.status in ('queued', 'started')
+            order by k.run_id) k;
   perform pgflow.cascade_finished(array[p_run_id], array[p_step_slug]);
   perform pgflow.start_ready_steps(array[p_run_id]);
   return 'skipped';

@@ -12,7 +12,7 @@ language plpgsql
 as $$
 begin
   perform pg_notify('pgflow_runs', p_run_id::text || ':' || p_status);
-  if p_status in ('cancelled', 'failed') then
+  if p_status in ('cancelled', 'failed', 'compensation_failed') then
     perform pg_notify('pgflow_control', p_run_id::text || ':' || p_status);
   end if;
 end;

@@ -5,6 +5,7 @@
 -- visible at that time. A flow's runTimeout counts from the run's start (timeout_at).
 -- p_traceparent: the W3C trace context of the span that started the run, stored so
 -- every attempt's span joins that trace in whichever process runs it.
+-- p_parent_*: the task of a subflow step this run is the child of (start_child_runs).
 create or replace function pgflow.start_flow(
   p_flow_slug text,
   p_input jsonb default '{}'::jsonb,
@@ -12,7 +13,10 @@ create or replace function pgflow.start_flow(
   p_idempotency_key text default null,
   p_priority int default 0,
   p_start_at timestamptz default null,
-  p_traceparent text default null
+  p_traceparent text default null,
+  p_parent_run_id uuid default null,
+  p_parent_step_slug text default null,
+  p_parent_task_index int default null
 )
 returns pgflow.runs
 language plpgsql
@@ -33,7 +37,13 @@ begin
     raise exception 'flow "%" is deprecated and accepts no new runs', p_flow_slug using errcode = 'PGF06';
   end if;
 
-  select count(*) into v_steps from pgflow.steps where flow_slug = p_flow_slug;
+  select count(*), min(sub.flow_slug) filter (where sub.deprecated) into v_steps, v_bad_map
+    from pgflow.steps s left join pgflow.flows sub on sub.flow_slug = s.subflow_slug
+   where s.flow_slug = p_flow_slug;
+  if v_bad_map is not null then
+    raise exception 'flow "%" runs subflow "%", which is deprecated and accepts no new runs', p_flow_slug, v_bad_map
+      using errcode = 'PGF06';
+  end if;
   if v_steps = 0 then
     raise exception 'flow "%" has no steps', p_flow_slug using errcode = 'PGF01';
   end if;
@@ -51,13 +61,14 @@ begin
   -- `select start_flow(...) from generate_series(...)` past 64 of them slows every
   -- session's snapshots (SubtransSLRU). A conflict on either unique key is sorted out below.
   insert into pgflow.runs (run_id, flow_slug, status, input, remaining_steps, priority, idempotency_key,
-                           start_at, started_at, timeout_at, traceparent)
+                           start_at, started_at, timeout_at, traceparent,
+                           parent_run_id, parent_step_slug, parent_task_index)
   values (coalesce(p_run_id, gen_random_uuid()), p_flow_slug,
           case when v_queued then 'queued' else 'started' end, v_input, v_steps,
           coalesce(p_priority, 0), p_idempotency_key, p_start_at,
           case when v_queued then null else now() end,
           case when v_queued then null else now() + make_interval(secs => v_flow.opt_run_timeout) end,
-          p_traceparent)
+          p_traceparent, p_parent_run_id, p_parent_step_slug, p_parent_task_index)
   on conflict do nothing
   returning * into v_run;
 

@@ -4,7 +4,8 @@
 -- p_lease_seconds, which the worker renews while the handler runs (its heartbeat), so a
 -- dead worker's task comes back within about a lease whatever the step's timeout. Returns each task with its built input. `attempt` identifies
 -- the attempt (results must echo it); `attempt_number` is its 1-based number since the
--- run was last resumed, what handlers see as ctx.attempt.
+-- run was last resumed, what handlers see as ctx.attempt. A compensation task (the
+-- run failed or was cancelled) comes with its reason and the task's output as input.
 -- p_known_runs: runs whose input the caller already holds (a run's input never
 -- changes); their run_input comes back null. A map step's tasks all carry the same,
 -- possibly large, run input, and shipping and parsing it per task was W3's cost.
@@ -71,16 +72,18 @@ begin
        and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug and f.flow_slug = t.flow_slug
     returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.attempts_base, t.input, s.step_type,
               s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at,
-              s.signal_name
+              s.signal_name, t.compensation, t.output
   )
   select c.run_id, c.flow_slug, c.step_slug, c.task_index, c.attempts_count,
-         case when c.signal_name is not null
+         case when c.compensation is not null then c.output
+              when c.signal_name is not null
                 then pgflow.build_signal_input(c.run_id, c.flow_slug, c.step_slug, c.step_type, c.input, r.input)
               when c.step_type = 'map' then c.input
               when c.deps_count = 0 then jsonb_build_object('run', r.input)
               else pgflow.build_step_input(c.run_id, c.flow_slug, c.step_slug, r.input) end,
          case when c.run_id = any(p_known_runs) then null else r.input end,
-         c.timeout_seconds, c.lease_expires_at, c.attempts_count - c.attempts_base, r.traceparent
+         c.timeout_seconds, c.lease_expires_at, c.attempts_count - c.attempts_base, r.traceparent,
+         case when c.compensation is not null then r.compensation_reason end
     from claimed c
     join pgflow.runs r on r.run_id = c.run_id;
 end;

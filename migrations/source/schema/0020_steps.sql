@@ -23,6 +23,11 @@ create table pgflow.steps (
   signal_name      text check (signal_name is null
                                or (signal_name ~ '^[a-zA-Z_][a-zA-Z0-9_]*$' and length(signal_name) <= 128)),
   opt_signal_timeout int check (opt_signal_timeout is null or opt_signal_timeout >= 1),
+  -- each task of this step starts one run of that flow and completes with its output
+  subflow_slug     text references pgflow.flows (flow_slug),
+  -- the workflow class declares a compensation for this step (run once per completed
+  -- task when the run fails or is cancelled)
+  compensate       boolean not null default false,
   primary key (flow_slug, step_slug),
   unique (flow_slug, step_index),
   check ((step_type = 'map') = (map_source is not null)),

@@ -2,7 +2,8 @@ create table pgflow.runs (
   run_id          uuid primary key default gen_random_uuid(),
   flow_slug       text not null references pgflow.flows (flow_slug),
   status          text not null default 'started'
-                  check (status in ('queued', 'started', 'completed', 'failed', 'cancelled')),
+                  check (status in ('queued', 'started', 'completed', 'failed', 'cancelled', 'compensating',
+                                    'compensation_failed')),
   input           jsonb not null,
   output          jsonb,
   error           jsonb,
@@ -18,8 +19,17 @@ create table pgflow.runs (
   -- started_at + the flow's runTimeout (null: none); set while the run is started
   timeout_at      timestamptz,
   -- W3C traceparent of the span that started the run: attempts' spans join its trace
-  traceparent     text
+  traceparent     text,
+  -- a subflow's child run: the parent run's task it completes
+  parent_run_id   uuid,
+  parent_step_slug text,
+  parent_task_index int,
+  -- why the run is compensating (or was, once compensation_failed): 'failed' or 'cancelled'
+  compensation_reason text check (compensation_reason in ('failed', 'cancelled'))
 );
+-- one child per parent task: a resumed parent task resumes its child instead of starting another
+create unique index runs_parent_idx on pgflow.runs (parent_run_id, parent_step_slug, parent_task_index)
+  where parent_run_id is not null;
 create unique index runs_idempotency_idx on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
 create index runs_flow_created_idx on pgflow.runs (flow_slug, created_at desc);

@@ -4,7 +4,7 @@ create table pgflow.step_tasks (
   step_slug        text not null,
   task_index       int not null,
   status           text not null default 'queued'
-                   check (status in ('queued', 'started', 'completed', 'failed', 'cancelled')),
+                   check (status in ('queued', 'started', 'completed', 'failed', 'cancelled', 'waiting')),
   -- identifies an attempt in results; never goes back except when a stopping worker
   -- releases a claim it will not report
   attempts_count   int not null default 0,
@@ -29,6 +29,10 @@ create table pgflow.step_tasks (
   -- the task's failed attempts ({ attempt, error, startedAt, endedAt, workerId }), the
   -- last 20; the attempt running or completed now is read from the columns above
   attempt_history  jsonb,
+  -- compensation of a completed task (the run failed or was cancelled): 'pending' until
+  -- its dependents' compensations are done, 'running' while status queues and runs it
+  -- as a task of its own, 'done'. Null: no compensation.
+  compensation     text check (compensation in ('pending', 'running', 'done')),
   primary key (run_id, step_slug, task_index),
   foreign key (run_id, step_slug) references pgflow.step_states (run_id, step_slug) on delete cascade
 );

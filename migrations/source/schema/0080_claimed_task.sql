@@ -11,5 +11,6 @@ create type pgflow.claimed_task as (
   timeout_seconds  int,
   lease_expires_at timestamptz,
   attempt_number   int,   -- 1-based since the run was last resumed: ctx.attempt
-  traceparent      text   -- the run's trace context (runs.traceparent)
+  traceparent      text,  -- the run's trace context (runs.traceparent)
+  compensation     text   -- null; 'failed' or 'cancelled': run the step's compensation (why)
 );
