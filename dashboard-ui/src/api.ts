@@ -5,7 +5,7 @@ export const BASE = document.querySelector('meta[name="pgflow-base"]')?.getAttri
 /** Mutations are refused by the server; the page shows no buttons for them. */
 export const READ_ONLY = document.querySelector('meta[name="pgflow-read-only"]')?.getAttribute('content') === 'true';
 
-export type RunStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = 'queued' | 'started' | 'completed' | 'failed' | 'cancelled' | 'compensating' | 'compensation_failed';
 export type StepStatus = 'created' | 'waiting' | 'started' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 
 export interface StepInfo {
@@ -15,6 +15,8 @@ export interface StepInfo {
   remainingTasks: number | null;
   output?: unknown;
   error?: string;
+  /** a subflow step's child runs, by task index */
+  childRunIds?: string[];
 }
 
 export interface RunInfo {
@@ -28,6 +30,8 @@ export interface RunInfo {
   startedAt: string | null;
   completedAt: string | null;
   failedAt: string | null;
+  /** the run whose subflow step started this one */
+  parentRunId: string | null;
   progress: { totalSteps: number; completedSteps: number; percentage: number };
   steps: StepInfo[];
 }

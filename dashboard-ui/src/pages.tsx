@@ -6,7 +6,7 @@ import {
 import { Dag } from './dag';
 import { useLoad, useRunEvents } from './hooks';
 
-const STATUSES: RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
+const STATUSES: RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled', 'compensating', 'compensation_failed'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE = 50;
 const BULK_LIMIT = 1000;
@@ -130,7 +130,8 @@ export function RunPage({ runId }: { runId: string }) {
     <main>
       <h2>Run <span class="mono">{r.runId}</span> <Status s={r.status} /></h2>
       <p>Flow <Link href={`/flows/${r.flowSlug}`}>{r.flowSlug}</Link> · created {when(r.createdAt)} · started{' '}
-        {when(r.startedAt)} · ended {when(r.completedAt ?? r.failedAt)} · {r.progress.completedSteps}/{r.progress.totalSteps} steps</p>
+        {when(r.startedAt)} · ended {when(r.completedAt ?? r.failedAt)} · {r.progress.completedSteps}/{r.progress.totalSteps} steps
+        {r.parentRunId ? <> · child of <Link href={`/runs/${r.parentRunId}`} class="mono" data-parent-run>{r.parentRunId}</Link></> : null}</p>
       {READ_ONLY ? null : (
         <div class="actions">
           <button onClick={() => void act('cancel')}>Cancel</button>
@@ -150,12 +151,13 @@ export function RunPage({ runId }: { runId: string }) {
       })}
       <h3>Steps</h3>
       <table>
-        <thead><tr><th>Step</th><th>Status</th><th>Tasks</th><th>Output</th><th>Error</th></tr></thead>
+        <thead><tr><th>Step</th><th>Status</th><th>Tasks</th><th>Child runs</th><th>Output</th><th>Error</th></tr></thead>
         <tbody>
           {r.steps.map((s) => (
             <tr key={s.stepSlug} data-step-row={s.stepSlug}>
               <td>{s.stepSlug}</td><td><Status s={s.status} /></td>
               <td>{s.totalTasks === null ? '–' : `${s.totalTasks - (s.remainingTasks ?? 0)}/${s.totalTasks}`}</td>
+              <td>{s.childRunIds?.length ? <ChildRuns ids={s.childRunIds} /> : '–'}</td>
               <td><pre>{pretty(s.output)}</pre></td><td><pre>{s.error ?? ''}</pre></td>
             </tr>
           ))}
@@ -314,5 +316,15 @@ function Attempts({ t }: { t: TaskInfo }) {
         ))}
       </ol>
     </details>
+  );
+}
+
+/** A subflow step's child runs by task index; many open behind a count. */
+function ChildRuns({ ids }: { ids: string[] }) {
+  const links = ids.map((id, i) => (
+    <li key={id} value={i}><Link href={`/runs/${id}`} class="mono" data-child-run={i}>{id.slice(0, 8)}</Link></li>
+  ));
+  return ids.length <= 5 ? <ol class="children">{links}</ol> : (
+    <details><summary>{ids.length} child runs</summary><ol class="children">{links}</ol></details>
   );
 }

@@ -8,7 +8,8 @@ import {
 import { RunInfo, RunStatus, SignalResult, TaskInfo, WorkerInfo } from '../interfaces/run-info.interface';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
+const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled', 'compensating',
+  'compensation_failed'];
 /** Most runs one page may ask for. */
 const MAX_LIMIT = 500;
 /** Most runs one bulk action touches. */

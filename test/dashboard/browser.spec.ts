@@ -91,6 +91,27 @@ describe.each(['express', 'fastify'] as const)('dashboard in a browser (%s)', (p
     await expectText(page, 'approve', 'completed');
   });
 
+  it("a subflow step links its child runs by task index, and a child links back to its parent", async () => {
+    const d = await start({ platform });
+    const client = d.app.get(PgflowClient);
+    const started = await client.startRun('pings', { n: 3 });
+    const run = await client.waitForRun(started.runId, { timeoutMs: 30_000 });
+    const children = run.steps.find((s) => s.stepSlug === 'each')?.childRunIds ?? [];
+    expect(children).toHaveLength(3);
+    const { page } = await newPage();
+    await page.goto(`${d.origin}/pgflow/runs/${run.runId}`);
+    const links = page.locator('tr[data-step-row="each"] a[data-child-run]');
+    await links.nth(2).waitFor();
+    expect(await links.evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(
+      children.map((id) => `/pgflow/runs/${id}`));
+    await links.nth(1).click();
+    await page.locator('a[data-parent-run]').waitFor();
+    expect(await page.locator('h2 .mono').textContent()).toBe(children[1]);
+    await page.locator('a[data-parent-run]').click();
+    await page.locator('tr[data-step-row="each"]').waitFor();
+    expect(await page.locator('h2 .mono').textContent()).toBe(run.runId);
+  });
+
   it('read-only: no buttons, and the API refuses mutations with 403', async () => {
     const d = await start({ platform, dashboard: { readOnly: true, path: 'ops/flows' } });
     const run = await waitingRun(d, 'ro');

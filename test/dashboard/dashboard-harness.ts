@@ -67,6 +67,20 @@ export class PingFlow {
   }
 }
 
+/** A subflow step: one `ping` child run per element of the input. */
+@Workflow({ slug: 'pings', maxAttempts: 1 })
+export class PingsFlow {
+  @Step()
+  items(input: { run: { n: number } }) {
+    return Array.from({ length: input.run.n }, (_, i) => i);
+  }
+
+  @Step({ dependsOn: ['items'], map: 'items', subflow: PingFlow })
+  each(item: number) {
+    return { item };
+  }
+}
+
 /** Lets a request through only with `x-dashboard-key: let-me-in`. */
 @Injectable()
 export class KeyGuard implements CanActivate {
@@ -131,7 +145,7 @@ export function useDashboardApps() {
         }),
         PgflowDashboardModule.forRoot(opts.dashboard),
       ],
-      providers: [Switches, ShopFlow, PingFlow],
+      providers: [Switches, ShopFlow, PingFlow, PingsFlow],
     }).compile();
     const app = moduleRef.createNestApplication(opts.platform === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(),
       { logger: ['error', 'warn'] });
