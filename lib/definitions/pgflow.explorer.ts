@@ -57,7 +57,7 @@ export class PgflowExplorer implements OnModuleInit {
     for (const [slug, method] of methods) handlers.set(slug, this.bind(wrapper, target, method));
     this.registry.addWorkflow({
       slug: options.slug, definition, target, inputDto: options.input,
-      cron: options.cron, cronInput: options.cronInput, handlers,
+      cron: options.cron, cronInput: options.cronInput, cronTimezone: options.cronTimezone, handlers,
     });
   }
 

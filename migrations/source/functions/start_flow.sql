@@ -5,6 +5,7 @@
 -- visible at that time. A flow's runTimeout counts from the run's start (timeout_at).
 -- p_traceparent: the W3C trace context of the span that started the run, stored so
 -- every attempt's span joins that trace in whichever process runs it.
+-- p_concurrency_key: replaces the key of every keyed limit of the run's tasks.
 create or replace function pgflow.start_flow(
   p_flow_slug text,
   p_input jsonb default '{}'::jsonb,
@@ -12,7 +13,8 @@ create or replace function pgflow.start_flow(
   p_idempotency_key text default null,
   p_priority int default 0,
   p_start_at timestamptz default null,
-  p_traceparent text default null
+  p_traceparent text default null,
+  p_concurrency_key text default null
 )
 returns pgflow.runs
 language plpgsql
@@ -51,13 +53,13 @@ begin
   -- `select start_flow(...) from generate_series(...)` past 64 of them slows every
   -- session's snapshots (SubtransSLRU). A conflict on either unique key is sorted out below.
   insert into pgflow.runs (run_id, flow_slug, status, input, remaining_steps, priority, idempotency_key,
-                           start_at, started_at, timeout_at, traceparent)
+                           start_at, started_at, timeout_at, traceparent, concurrency_key)
   values (coalesce(p_run_id, gen_random_uuid()), p_flow_slug,
           case when v_queued then 'queued' else 'started' end, v_input, v_steps,
           coalesce(p_priority, 0), p_idempotency_key, p_start_at,
           case when v_queued then null else now() end,
           case when v_queued then null else now() + make_interval(secs => v_flow.opt_run_timeout) end,
-          p_traceparent)
+          p_traceparent, p_concurrency_key)
   on conflict do nothing
   returning * into v_run;
 

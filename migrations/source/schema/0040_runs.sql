@@ -18,7 +18,9 @@ create table pgflow.runs (
   -- started_at + the flow's runTimeout (null: none); set while the run is started
   timeout_at      timestamptz,
   -- W3C traceparent of the span that started the run: attempts' spans join its trace
-  traceparent     text
+  traceparent     text,
+  -- startRun({ concurrencyKey }): replaces the key of every keyed limit of this run
+  concurrency_key text
 );
 create unique index runs_idempotency_idx on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;

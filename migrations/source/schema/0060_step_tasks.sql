@@ -29,13 +29,18 @@ create table pgflow.step_tasks (
   -- the task's failed attempts ({ attempt, error, startedAt, endedAt, workerId }), the
   -- last 20; the attempt running or completed now is read from the columns above
   attempt_history  jsonb,
+  -- '' for a task under no limit. Under limits: '<step>:' and the JSON array of its key
+  -- values, set when the task is created; tasks sharing it share every limit bucket,
+  -- so a claim visits one entry per distinct value instead of every queued task
+  limit_key        text not null default '',
   primary key (run_id, step_slug, task_index),
   foreign key (run_id, step_slug) references pgflow.step_states (run_id, step_slug) on delete cascade
 );
 -- The claimable set lives in two small partial indexes so that finished history
--- never enters the claim path.
-create index step_tasks_queued_idx on pgflow.step_tasks (priority desc, visible_at)
-  include (flow_slug) where status = 'queued';
+-- never enters the claim path. Claims probe it per flow (round-robin across flows) and
+-- per limit key (round-robin across keys, skipping saturated ones).
+create index step_tasks_queued_idx on pgflow.step_tasks (flow_slug, limit_key, priority desc, visible_at)
+  where status = 'queued';
 create index step_tasks_lease_idx on pgflow.step_tasks (lease_expires_at)
   where status = 'started';
 create index step_tasks_worker_idx on pgflow.step_tasks (claimed_by) where status = 'started';

@@ -1,0 +1,21 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { down, statements } from './generated/0005_flow_control.sql';
+import { runStatements } from './run-statements';
+
+/**
+ * Flow control: concurrency and rate limits stored on flows and steps and enforced by
+ * start_tasks (limit slots and sliding-window starts per bucket), the run's
+ * concurrencyKey, claims shared round-robin across flows and keys from a per-flow
+ * index, and ready tasks visible from their run's start so older runs finish first.
+ */
+export class PgflowFlowControl1796190536483 implements MigrationInterface {
+  name = 'PgflowFlowControl1796190536483';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await runStatements(queryRunner, statements);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await runStatements(queryRunner, down);
+  }
+}
