@@ -20,4 +20,5 @@ export class RunEntity {
   @Column({ name: 'cancelled_at', type: 'timestamptz', nullable: true }) cancelledAt!: Date | null;
   @Column({ name: 'timeout_at', type: 'timestamptz', nullable: true }) timeoutAt!: Date | null;
   @Column({ type: 'text', nullable: true }) traceparent!: string | null;
+  @Column({ name: 'concurrency_key', type: 'text', nullable: true }) concurrencyKey!: string | null;
 }

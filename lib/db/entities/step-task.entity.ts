@@ -23,4 +23,6 @@ export class StepTaskEntity {
   @Column({ name: 'failed_at', type: 'timestamptz', nullable: true }) failedAt!: Date | null;
   @Column({ type: 'jsonb', nullable: true }) progress!: unknown;
   @Column({ name: 'attempt_history', type: 'jsonb', nullable: true }) attemptHistory!: unknown;
+  /** '' under no limit, else the step and its limits' key values. */
+  @Column({ name: 'limit_key', type: 'text' }) limitKey!: string;
 }

@@ -21,4 +21,9 @@ export class StepEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'signal_name', type: 'text', nullable: true }) signalName!: string | null;
   @Column({ name: 'opt_signal_timeout', type: 'int', nullable: true }) optSignalTimeout!: number | null;
+  @Column({ name: 'opt_concurrency', type: 'int', nullable: true }) optConcurrency!: number | null;
+  @Column({ name: 'opt_concurrency_key', type: 'text', nullable: true }) optConcurrencyKey!: string | null;
+  @Column({ name: 'opt_rate_limit', type: 'int', nullable: true }) optRateLimit!: number | null;
+  @Column({ name: 'opt_rate_period', type: 'int', nullable: true }) optRatePeriod!: number | null;
+  @Column({ name: 'opt_rate_key', type: 'text', nullable: true }) optRateKey!: string | null;
 }

@@ -19,3 +19,5 @@ create table pgflow.flows (
   limited             boolean not null default false,
   check ((opt_rate_limit is null) = (opt_rate_period is null))
 );
+-- start_tasks asks on every claim whether a limited flow is among those it claims for
+create index flows_limited_idx on pgflow.flows (flow_slug) where limited;

@@ -19,6 +19,7 @@ alter table pgflow.steps
   add column opt_rate_period int check (opt_rate_period is null or opt_rate_period >= 1),
   add column opt_rate_key text,
   add check ((opt_rate_limit is null) = (opt_rate_period is null));
+create index flows_limited_idx on pgflow.flows (flow_slug) where limited;
 alter table pgflow.runs add column concurrency_key text;
 alter table pgflow.step_tasks add column limit_key text not null default '';
 

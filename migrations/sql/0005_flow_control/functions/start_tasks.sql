@@ -185,6 +185,8 @@ begin
      order by x.prio desc, x.rn_flow, hashtext(x.flow) # v_seed
      limit p_batch_size);
 
+  -- the chosen rows stay locked by this transaction since they were found queued:
+  -- their ctids still name them and they are still queued
   return query
   with claimed as (
     update pgflow.step_tasks t
@@ -192,7 +194,7 @@ begin
            started_at = v_start,
            lease_expires_at = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 30), 1))
       from pgflow.steps s, pgflow.flows f
-     where t.ctid = any(v_chosen) and t.status = 'queued'
+     where t.ctid = any(v_chosen)
        and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug and f.flow_slug = t.flow_slug
     returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.attempts_base, t.input, s.step_type,
               s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at,
