@@ -31,8 +31,8 @@ declare
   v_waits_due boolean;
   v_runs_due boolean;
   v_limited boolean;
-  -- ties between flows and keys are broken by a per-claim seed: a rotation over claims
-  v_seed int := (random() * 2147483646)::int;
+  -- which flow (and which key of a flow) goes first: it turns with every claim
+  v_turn bigint := nextval('pgflow.claim_turns');
   v_start timestamptz := now();
   v_chosen tid[];
   -- candidates of limited flows, admitted by their buckets
@@ -89,7 +89,7 @@ begin
     for v_f in
       select l.flow_slug from pgflow.flows l
        where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs))
-       order by hashtext(l.flow_slug) # v_seed
+       order by l.flow_slug
     loop
       -- the flow's distinct limit keys with queued tasks: a skip scan of the queued index
       v_groups := array(
@@ -107,7 +107,7 @@ begin
       continue when coalesce(cardinality(v_groups), 0) = 0;
       -- each key gets an equal share of the batch, starting from a rotating one
       v_per := greatest(1, ceil(p_batch_size::numeric / cardinality(v_groups))::int);
-      v_off := (v_seed % cardinality(v_groups) + cardinality(v_groups)) % cardinality(v_groups);
+      v_off := v_turn % cardinality(v_groups);
       v_taken := 0;
       for i in 0 .. cardinality(v_groups) - 1 loop
         exit when v_taken >= p_batch_size;
@@ -165,24 +165,27 @@ begin
   -- Tasks under no limit are probed per flow, oldest runs first.
   v_chosen := array(
     select x.ctid from (
-      select y.ctid, y.flow, y.prio,
-             row_number() over (partition by y.flow, y.prio order by y.rn, hashtext(y.grp) # v_seed) as rn_flow
-        from (select z.ctid, z.flow, z.grp, z.prio,
-                     row_number() over (partition by z.flow, z.grp, z.prio order by z.vis) as rn
-                from (select u.ctid, u.flow, u.grp, u.prio, u.vis
-                        from unnest(v_ctid, v_flow, v_grp, v_prio, v_vis) as u(ctid, flow, grp, prio, vis)
-                      union all
-                      select q.ctid, q.flow_slug, '', q.priority, q.visible_at
-                        from pgflow.flows fl
-                       cross join lateral (
-                         select q.ctid, q.flow_slug, q.priority, q.visible_at from pgflow.step_tasks q
-                          where q.status = 'queued' and q.flow_slug = fl.flow_slug and q.limit_key = ''
-                            and q.visible_at <= now()
-                          order by q.priority desc, q.visible_at
-                          limit p_batch_size
-                            for update skip locked) q
-                       where p_flow_slugs is null or fl.flow_slug = any(p_flow_slugs)) z) y) x
-     order by x.prio desc, x.rn_flow, hashtext(x.flow) # v_seed
+      select w.ctid, w.prio, w.rn_flow, w.fr, max(w.fr) over () as nf
+        from (select y.ctid, y.prio,
+                     row_number() over (partition by y.flow, y.prio order by y.rn, y.ord) as rn_flow,
+                     dense_rank() over (order by y.flow) as fr
+                from (select z.ctid, z.flow, z.prio, z.ord,
+                             row_number() over (partition by z.flow, z.grp, z.prio order by z.vis) as rn
+                        from (select u.ctid, u.flow, u.grp, u.prio, u.vis, u.ord
+                                from unnest(v_ctid, v_flow, v_grp, v_prio, v_vis)
+                                     with ordinality as u(ctid, flow, grp, prio, vis, ord)
+                              union all
+                              select q.ctid, q.flow_slug, '', q.priority, q.visible_at, 0
+                                from pgflow.flows fl
+                               cross join lateral (
+                                 select q.ctid, q.flow_slug, q.priority, q.visible_at from pgflow.step_tasks q
+                                  where q.status = 'queued' and q.flow_slug = fl.flow_slug and q.limit_key = ''
+                                    and q.visible_at <= now()
+                                  order by q.priority desc, q.visible_at
+                                  limit p_batch_size
+                                    for update skip locked) q
+                               where p_flow_slugs is null or fl.flow_slug = any(p_flow_slugs)) z) y) w) x
+     order by x.prio desc, x.rn_flow, (x.fr + v_turn) % x.nf
      limit p_batch_size);
 
   -- the chosen rows stay locked by this transaction since they were found queued:

@@ -17,3 +17,5 @@ create table pgflow.limit_starts (
   started_at timestamptz not null
 );
 create index limit_starts_bucket_idx on pgflow.limit_starts (bucket, started_at);
+-- Turns of the claims' round-robin: each claim starts with the next flow (and key).
+create sequence pgflow.claim_turns;

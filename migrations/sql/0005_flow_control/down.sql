@@ -334,6 +334,7 @@ $$;
 
 drop function pgflow.start_flow(text, jsonb, uuid, text, int, timestamptz, text, text);
 drop table pgflow.limit_slots;
+drop sequence pgflow.claim_turns;
 drop table pgflow.limit_starts;
 drop index pgflow.step_tasks_queued_idx;
 create index step_tasks_queued_idx on pgflow.step_tasks (priority desc, visible_at)

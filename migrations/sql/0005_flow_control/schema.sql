@@ -40,3 +40,4 @@ create table pgflow.limit_starts (
   started_at timestamptz not null
 );
 create index limit_starts_bucket_idx on pgflow.limit_starts (bucket, started_at);
+create sequence pgflow.claim_turns;
