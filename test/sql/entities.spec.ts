@@ -4,7 +4,6 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** Tables of schema pgflow with no entity, each with the reason. None today. */
 const UNMAPPED: Readonly<Record<string, string>> = {
-  limit_slots: 'flow-control bookkeeping of start_tasks, without a key of its own',
   limit_starts: 'flow-control bookkeeping of start_tasks, without a key of its own',
 };
 

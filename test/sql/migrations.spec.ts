@@ -44,7 +44,7 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz,text,text)')).toBe(false);
     expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz,text)')).toBe(true);
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('t.ctid = any(array(');
-    expect(await ds.query(`select to_regclass('pgflow.limit_slots') as t`)).toEqual([{ t: null }]);
+    expect(await ds.query(`select to_regclass('pgflow.limit_starts') as t`)).toEqual([{ t: null }]);
     expect(await ds.query(`select count(*)::int as n from information_schema.columns
       where table_schema = 'pgflow' and column_name in ('limit_key', 'concurrency_key', 'opt_concurrency', 'limited')`))
       .toEqual([{ n: 0 }]);

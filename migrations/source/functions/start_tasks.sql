@@ -127,8 +127,8 @@ begin
               v_blocked := true;
               exit;
             end if;
-            v_room := v_room || jsonb_build_object(v_b.bucket,
-              pgflow.bucket_room(v_b.bucket, v_b.is_rate, v_b.lim, v_b.period, v_clock));
+            v_room := v_room || jsonb_build_object(v_b.bucket, pgflow.bucket_room(v_f.flow_slug, v_b.bucket,
+              v_b.is_rate, v_b.lim, v_b.period, v_b.step_slug, v_b.key_index, v_b.key_value, v_clock));
           end if;
           v_want := least(v_want, (v_room->>v_b.bucket)::int);
         end loop;
@@ -202,16 +202,16 @@ begin
     returning t.run_id, t.flow_slug, t.step_slug, t.task_index, t.attempts_count, t.attempts_base, t.input, s.step_type,
               s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout_seconds, t.lease_expires_at,
               s.signal_name, t.limit_key
-  ), slots as (
-    insert into pgflow.limit_slots (bucket, run_id, step_slug, task_index, attempt)
-    select lb.bucket, c.run_id, c.step_slug, c.task_index, c.attempts_count
-      from claimed c cross join lateral pgflow.limit_buckets(c.flow_slug, c.limit_key) lb
-     where c.limit_key <> '' and not lb.is_rate
   ), starts as (
+    -- every start counts in its rate buckets (buckets looked up once per limit key)
     insert into pgflow.limit_starts (bucket, started_at)
-    select lb.bucket, v_start
-      from claimed c cross join lateral pgflow.limit_buckets(c.flow_slug, c.limit_key) lb
-     where c.limit_key <> '' and lb.is_rate
+    select b.bucket, v_start
+      from claimed c
+      join (select g.flow_slug, g.limit_key, lb.bucket
+              from (select distinct k.flow_slug, k.limit_key from claimed k where k.limit_key <> '') g
+             cross join lateral pgflow.limit_buckets(g.flow_slug, g.limit_key) lb
+             where lb.is_rate) b
+        on b.flow_slug = c.flow_slug and b.limit_key = c.limit_key
   )
   select c.run_id, c.flow_slug, c.step_slug, c.task_index, c.attempts_count,
          case when c.signal_name is not null

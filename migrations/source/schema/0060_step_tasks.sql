@@ -43,6 +43,9 @@ create index step_tasks_queued_idx on pgflow.step_tasks (flow_slug, limit_key, p
   where status = 'queued';
 create index step_tasks_lease_idx on pgflow.step_tasks (lease_expires_at)
   where status = 'started';
+-- running tasks under limits: what a claim counts against a concurrency limit
+create index step_tasks_limited_idx on pgflow.step_tasks (flow_slug, step_slug)
+  where status = 'started' and limit_key <> '';
 create index step_tasks_worker_idx on pgflow.step_tasks (claimed_by) where status = 'started';
 -- claims churn this table; vacuum it early so dead index entries do not pile up
 alter table pgflow.step_tasks set (

@@ -1,17 +1,9 @@
 -- Flow control bookkeeping. A bucket is '<flow>|<step or empty>|<c or r>|<key JSON text
 -- or empty>'; claims of a bucket are serialized by an advisory lock on its name.
--- A task holding a concurrency slot: it counts while the task is 'started' by that
--- attempt with a live lease, so a finished or abandoned task frees its slot without
--- any other function knowing this table (dead rows are pruned by the next claim).
-create table pgflow.limit_slots (
-  bucket     text not null,
-  run_id     uuid not null,
-  step_slug  text not null,
-  task_index int not null,
-  attempt    int not null
-);
-create index limit_slots_bucket_idx on pgflow.limit_slots (bucket);
--- Task starts of a rate-limited bucket within its period (older ones are pruned).
+-- Concurrency slots are the bucket's tasks 'started' with a live lease (counted from
+-- step_tasks_limited_idx), so a finished or abandoned task frees its slot without any
+-- other function knowing about limits. Rate limits keep their starts here, for one
+-- period (older ones are pruned by the next claim of the bucket).
 create table pgflow.limit_starts (
   bucket     text not null,
   started_at timestamptz not null

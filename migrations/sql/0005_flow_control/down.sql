@@ -333,7 +333,6 @@ end;
 $$;
 
 drop function pgflow.start_flow(text, jsonb, uuid, text, int, timestamptz, text, text);
-drop table pgflow.limit_slots;
 drop sequence pgflow.claim_turns;
 drop table pgflow.limit_starts;
 drop index pgflow.step_tasks_queued_idx;

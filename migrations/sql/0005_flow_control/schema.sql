@@ -27,14 +27,8 @@ drop index pgflow.step_tasks_queued_idx;
 create index step_tasks_queued_idx on pgflow.step_tasks (flow_slug, limit_key, priority desc, visible_at)
   where status = 'queued';
 
-create table pgflow.limit_slots (
-  bucket     text not null,
-  run_id     uuid not null,
-  step_slug  text not null,
-  task_index int not null,
-  attempt    int not null
-);
-create index limit_slots_bucket_idx on pgflow.limit_slots (bucket);
+create index step_tasks_limited_idx on pgflow.step_tasks (flow_slug, step_slug)
+  where status = 'started' and limit_key <> '';
 create table pgflow.limit_starts (
   bucket     text not null,
   started_at timestamptz not null
