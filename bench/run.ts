@@ -9,6 +9,7 @@ import { ensurePeersInstalled } from './support/install';
 import { EngineResults, markdownTables, medians } from './support/report';
 import { median } from './support/stats';
 import { measureFanout } from './workloads/fanout.workload';
+import { FlowControlResult, flowControlTable, measureFlowControl } from './workloads/flow-control.workload';
 import { measureLatency } from './workloads/latency.workload';
 import { measureMemory } from './workloads/memory.workload';
 import { measureDrain } from './workloads/throughput.workload';
@@ -50,6 +51,11 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
 };
 
 const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
+/**
+ * BENCH_WORKLOADS key of the flow-control workload (pgflow only, F1–F4, see
+ * workloads/flow-control.workload.ts); FC_BASELINE_LIB names a baseline's lib/ to compare W1 with.
+ */
+const FLOW_CONTROL_KEY = 'fc';
 
 function log(msg: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -160,7 +166,11 @@ async function main(): Promise<void> {
   const config = readConfig();
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
-  const wanted = new Set<Workload>(config.workloads ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]) : Object.values(WORKLOAD_KEYS));
+  const wanted = new Set<Workload>(config.workloads
+    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w): w is Workload => w !== undefined)
+    : Object.values(WORKLOAD_KEYS));
+  const flowControl = (!config.workloads || config.workloads.some((w) => w.toLowerCase() === FLOW_CONTROL_KEY)) &&
+    (!config.engines || config.engines.some((k) => k === OURS || k.startsWith(`${OURS}-`)));
   const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
 
   // BENCH_ENGINES names engines (every configuration) or configurations by key
@@ -214,6 +224,20 @@ async function main(): Promise<void> {
     }
   }
 
+  let flowControlResult: FlowControlResult | undefined;
+  if (flowControl) {
+    log(`flow control (F1–F4)${process.env.FC_BASELINE_LIB ? `, baseline ${process.env.FC_BASELINE_LIB}` : ''}`);
+    try {
+      flowControlResult = await measureFlowControl({
+        serverUrl: config.pgUrl, backlog: config.counts.singles, rounds: config.rounds,
+        samples: config.quick ? 10 : 30, baselineLib: process.env.FC_BASELINE_LIB, log,
+      });
+    } catch (err) {
+      log(`flow control: ${(err as Error).message.split('\n')[0]}`);
+      console.error(err);
+    }
+  }
+
   const info = await machine(config);
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const header = [
@@ -226,7 +250,8 @@ async function main(): Promise<void> {
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
       `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only.`,
   ];
-  const table = markdownTables(results, OURS, config.processes, header);
+  const table = markdownTables(results, OURS, config.processes, header) +
+    (flowControlResult ? `\n\n${flowControlTable(flowControlResult)}` : '');
   console.log('\n' + table + '\n');
   const outDir = join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
@@ -235,6 +260,7 @@ async function main(): Promise<void> {
     machine: { ...info, loadAverageBefore: Number(before.toFixed(2)), loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
+    flowControl: flowControlResult,
     table,
   };
   // latest.json is the full run the README quotes: a quick run, a run of some engines

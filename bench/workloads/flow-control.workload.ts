@@ -29,6 +29,8 @@ type Lib = typeof ours;
 /** What `measureFlowControl` reports. */
 export interface FlowControlResult {
   dag: { runs: number; seconds: number; perTenth: number[]; minTenthShare: number };
+  /** F1 with the baseline library (null without one). */
+  dagBaseline: FlowControlResult['dag'] | null;
   w1: { backlog: number; ours: number[]; baseline: number[]; overheadPct: number | null };
   limited: { limit: number; unlimited: number[]; limited: number[]; ratio: number };
   fairness: { samples: number; p50: number; p95: number; mapElements: number };
@@ -193,18 +195,22 @@ async function drain(lib: Lib, url: string, flow: string, backlog: number): Prom
   }
 }
 
-/** F1: 300 DAG runs; completions per tenth of the drain's time. */
-async function dagDrain(url: string): Promise<FlowControlResult['dag']> {
+/** F1: 300 DAG runs; completions per tenth of the drain's time (first claim to last completion). */
+async function dagDrain(lib: Lib, url: string): Promise<FlowControlResult['dag']> {
   const runs = 300;
-  const app = await boot(ours, url);
+  const app = await boot(lib, url);
   const pg = new Client({ connectionString: url });
   await pg.connect();
   try {
     await pg.query('truncate pgflow.runs cascade');
+    // warm-up: the worker's connections make their plans on 20 runs drained first
+    for (let i = 0; i < 20; i++) await pg.query(`select pgflow.start_flow('fc_dag', '{}'::jsonb)`);
+    await app.get(lib.PgflowWorker).drain();
+    await pg.query('truncate pgflow.runs cascade');
     // one statement per run: each run starts at its own time, as runs arriving one by one do
     for (let i = 0; i < runs; i++) await pg.query(`select pgflow.start_flow('fc_dag', '{}'::jsonb)`);
     await pg.query('vacuum analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
-    await app.get(ours.PgflowWorker).start();
+    await app.get(lib.PgflowWorker).start();
     await until(async () => (await pg.query(
       `select 1 from pgflow.runs where flow_slug = 'fc_dag' and status <> 'completed' limit 1`)).rowCount === 0,
     300_000, 'the DAG drain');
@@ -272,8 +278,10 @@ export async function measureFlowControl(o: FlowControlOptions): Promise<FlowCon
   const url = withDatabase(o.serverUrl, dbs.ours);
   const baseUrl = withDatabase(o.serverUrl, dbs.baseline);
   try {
-    const dag = await dagDrain(url);
+    const dag = await dagDrain(ours, url);
     log(`F1: ${dag.runs} DAG runs in ${dag.seconds.toFixed(2)} s, per tenth ${dag.perTenth.join(' ')}`);
+    const dagBaseline = baseline ? await dagDrain(baseline, baseUrl) : null;
+    if (dagBaseline) log(`F1 baseline: ${dagBaseline.seconds.toFixed(2)} s, per tenth ${dagBaseline.perTenth.join(' ')}`);
     const w1 = { backlog, ours: [] as number[], baseline: [] as number[], overheadPct: null as number | null };
     const limited = { limit: 50, unlimited: w1.ours, limited: [] as number[], ratio: 0 };
     for (let round = 1; round <= rounds; round++) {
@@ -290,7 +298,7 @@ export async function measureFlowControl(o: FlowControlOptions): Promise<FlowCon
     limited.ratio = median(limited.limited) / median(w1.ours);
     const fair = await fairness(url, samples);
     log(`F4: p50 ${fair.p50.toFixed(1)} ms, p95 ${fair.p95.toFixed(1)} ms`);
-    return { dag, w1, limited, fairness: fair };
+    return { dag, dagBaseline, w1, limited, fairness: fair };
   } finally {
     for (const db of Object.values(dbs)) await admin(o.serverUrl, `drop database if exists ${db} with (force)`);
   }
@@ -305,6 +313,8 @@ export function flowControlTable(r: FlowControlResult): string {
     `| F1 ${r.dag.runs} DAG runs (root → 5-map → aggregate): runs completed per tenth of the drain | ` +
       `${r.dag.perTenth.join(', ')} (${r.dag.seconds.toFixed(1)} s) |`,
     `| F1 fewest in a tenth (target ≥ 5 %) | ${pct(r.dag.minTenthShare)} |`,
+    `| F1 baseline library, same run: per tenth | ${r.dagBaseline ? `${r.dagBaseline.perTenth.join(', ')} ` +
+      `(${r.dagBaseline.seconds.toFixed(1)} s)` : '–'} |`,
     `| F2 W1 no limits, ${r.w1.backlog.toLocaleString('en-US')} runs | ${median(r.w1.ours).toFixed(0)} tasks/s |`,
     `| F2 W1 baseline library, same run | ${r.w1.baseline.length ? `${median(r.w1.baseline).toFixed(0)} tasks/s` : '–'} |`,
     `| F2 overhead vs baseline (target ≤ 5 %) | ${r.w1.overheadPct === null ? '–' : `${r.w1.overheadPct.toFixed(1)} %`} |`,
