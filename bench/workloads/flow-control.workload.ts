@@ -269,7 +269,7 @@ export async function measureFlowControl(o: FlowControlOptions): Promise<FlowCon
   const backlog = o.backlog ?? 20_000;
   const rounds = o.rounds ?? 3;
   const samples = o.samples ?? 30;
-  const baseline = o.baselineLib ? (require(o.baselineLib) as Lib) : undefined;
+  const baseline = o.baselineLib ? ((await import(o.baselineLib)) as Lib) : undefined;
   const dbs = { ours: 'pgflow_bench_fc', baseline: 'pgflow_bench_fc_base' };
   for (const db of Object.values(dbs)) {
     await admin(o.serverUrl, `drop database if exists ${db} with (force)`);
