@@ -20,6 +20,8 @@ begin
      where t.status = 'started' and t.limit_key <> '' and t.flow_slug = p_flow_slug
        and (p_step_slug is null or t.step_slug = p_step_slug)
        and t.lease_expires_at > p_clock
-       and coalesce(substr(t.limit_key, strpos(t.limit_key, ':') + 1)::jsonb ->> p_key_index, '') = p_key_value);
+       -- a limit without a key: every task of the flow (or step) is in its one bucket
+       and (p_key_index is null
+            or coalesce(substr(t.limit_key, strpos(t.limit_key, ':') + 1)::jsonb ->> p_key_index, '') = p_key_value));
 end;
 $$;

@@ -52,9 +52,14 @@ declare
   v_want int;
   v_got int;
   v_blocked boolean;
+  v_names text[];
+  -- a claimed task counts in a rate bucket: its start is recorded
+  v_rated boolean := false;
+  v_c_ctid tid[];
+  v_c_prio int[];
+  v_c_vis timestamptz[];
   v_f record;
   v_b record;
-  v_c record;
 begin
   -- A claim need not wait for its WAL flush: should Postgres crash first, the claim
   -- is lost and the task is simply queued again (handlers run at least once; a result
@@ -114,7 +119,10 @@ begin
         v_key := v_groups[1 + (v_off + i) % cardinality(v_groups)];
         v_want := least(v_per, p_batch_size - v_taken);
         v_blocked := false;
+        v_names := '{}';
         for v_b in select * from pgflow.limit_buckets(v_f.flow_slug, v_key) loop
+          v_names := v_names || v_b.bucket;
+          v_rated := v_rated or v_b.is_rate;
           if not v_room ? v_b.bucket then
             -- Only the first bucket lock is waited for: a claimer waiting holds no other
             -- bucket, and one holding buckets never waits, so claimers cannot deadlock.
@@ -134,25 +142,23 @@ begin
         end loop;
         continue when v_blocked or v_want <= 0;
 
-        v_got := 0;
-        for v_c in
-          select q.ctid, q.priority, q.visible_at from pgflow.step_tasks q
-           where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key = v_key
-             and q.visible_at <= now()
-           order by q.priority desc, q.visible_at
-           limit v_want
-             for update skip locked
-        loop
-          v_ctid := v_ctid || v_c.ctid;
-          v_flow := v_flow || v_f.flow_slug;
-          v_grp := v_grp || v_key;
-          v_prio := v_prio || v_c.priority;
-          v_vis := v_vis || v_c.visible_at;
-          v_got := v_got + 1;
-        end loop;
+        select array_agg(q.ctid), array_agg(q.priority), array_agg(q.visible_at)
+          into v_c_ctid, v_c_prio, v_c_vis
+          from (select q.ctid, q.priority, q.visible_at from pgflow.step_tasks q
+                 where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key = v_key
+                   and q.visible_at <= now()
+                 order by q.priority desc, q.visible_at
+                 limit v_want
+                   for update skip locked) q;
+        v_got := coalesce(cardinality(v_c_ctid), 0);
         continue when v_got = 0;
-        for v_b in select * from pgflow.limit_buckets(v_f.flow_slug, v_key) loop
-          v_room := jsonb_set(v_room, array[v_b.bucket], to_jsonb((v_room->>v_b.bucket)::int - v_got));
+        v_ctid := v_ctid || v_c_ctid;
+        v_prio := v_prio || v_c_prio;
+        v_vis := v_vis || v_c_vis;
+        v_flow := v_flow || array_fill(v_f.flow_slug, array[v_got]);
+        v_grp := v_grp || array_fill(v_key, array[v_got]);
+        for j in 1 .. cardinality(v_names) loop
+          v_room := jsonb_set(v_room, array[v_names[j]], to_jsonb((v_room->>v_names[j])::int - v_got));
         end loop;
         v_taken := v_taken + v_got;
       end loop;
@@ -210,8 +216,9 @@ begin
       join (select g.flow_slug, g.limit_key, lb.bucket
               from (select distinct k.flow_slug, k.limit_key from claimed k where k.limit_key <> '') g
              cross join lateral pgflow.limit_buckets(g.flow_slug, g.limit_key) lb
-             where lb.is_rate) b
+                     where lb.is_rate) b
         on b.flow_slug = c.flow_slug and b.limit_key = c.limit_key
+     where v_rated
   )
   select c.run_id, c.flow_slug, c.step_slug, c.task_index, c.attempts_count,
          case when c.signal_name is not null
