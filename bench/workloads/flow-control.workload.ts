@@ -116,7 +116,8 @@ function flows(lib: Lib, probe: typeof Probe) {
   return [Single, SingleLimited, Dag, Big, Small];
 }
 
-async function boot(lib: Lib, url: string): Promise<INestApplicationContext> {
+/** An app of the workload's flows; without `limited`, none declares a limit (the W1 of F2). */
+async function boot(lib: Lib, url: string, limited = true): Promise<INestApplicationContext> {
   @Module({
     imports: [lib.PgflowModule.forRoot({
       dataSource: { type: 'postgres', url, poolSize: 10 },
@@ -124,7 +125,7 @@ async function boot(lib: Lib, url: string): Promise<INestApplicationContext> {
       // W1's pgflow defaults
       worker: { autoStart: false, maxConcurrency: 10, batchSize: 10 },
     })],
-    providers: [Probe, ...flows(lib, Probe)],
+    providers: [Probe, ...flows(lib, Probe).filter((f) => limited || f.name !== 'SingleLimited')],
   })
   class FlowControlBenchModule {}
   return NestFactory.createApplicationContext(FlowControlBenchModule, { logger: false });
@@ -174,7 +175,7 @@ async function startRuns(pg: Client, flow: string, n: number, input = '{}'): Pro
 
 /** One W1 drain of `backlog` runs of `flow`: tasks/s from worker start to the last completion. */
 async function drain(lib: Lib, url: string, flow: string, backlog: number): Promise<number> {
-  const app = await boot(lib, url);
+  const app = await boot(lib, url, flow === 'fc_single_limited');
   const pg = new Client({ connectionString: url });
   await pg.connect();
   try {

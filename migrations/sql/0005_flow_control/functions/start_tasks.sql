@@ -167,6 +167,15 @@ begin
     v_start := clock_timestamp();
   end if;
 
+  if not v_limited and cardinality(p_flow_slugs) = 1 then
+    -- one flow under no limit (a worker of one flow): nothing to share, one probe
+    v_chosen := array(
+      select q.ctid from pgflow.step_tasks q
+       where q.status = 'queued' and q.flow_slug = p_flow_slugs[1] and q.limit_key = '' and q.visible_at <= now()
+       order by q.priority desc, q.visible_at
+       limit p_batch_size
+         for update skip locked);
+  else
   -- Round-robin: every flow's (and limit key's) first task, then every one's second...
   -- Tasks under no limit are probed per flow, oldest runs first.
   v_chosen := array(
@@ -193,6 +202,7 @@ begin
                                where p_flow_slugs is null or fl.flow_slug = any(p_flow_slugs)) z) y) w) x
      order by x.prio desc, x.rn_flow, (x.fr + v_turn) % x.nf
      limit p_batch_size);
+  end if;
 
   -- the chosen rows stay locked by this transaction since they were found queued:
   -- their ctids still name them and they are still queued

@@ -8,8 +8,8 @@ import { runStatements } from './run-statements';
  * concurrencyKey, claims shared round-robin across flows and keys from a per-flow
  * index, and ready tasks visible from their run's start so older runs finish first.
  */
-export class PgflowFlowControl1796192997131 implements MigrationInterface {
-  name = 'PgflowFlowControl1796192997131';
+export class PgflowFlowControl1796193288553 implements MigrationInterface {
+  name = 'PgflowFlowControl1796193288553';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await runStatements(queryRunner, statements);
