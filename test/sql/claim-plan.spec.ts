@@ -100,7 +100,7 @@ describe('claim query plan with a large finished history', () => {
         // a generic plan refers to the function's arguments as parameters; a custom
         // plan (made anew on every call, which cost more than the claim) inlines them
         // (a worker of one flow probes it alone: p_flow_slugs[1])
-        expect(plan).toMatch(/flow_slug = (ANY \(\$\d+\)|\$\d+\[1\])/);
+        expect(plan).toMatch(/flow_slug = (ANY \(\$\d+\)|\(\$\d+\)\[1\])/);
       }
       for (const plan of claimPlans) {
         expect(plan).toContain('Tid Scan on step_tasks');
