@@ -9,7 +9,6 @@ import { ensurePeersInstalled } from './support/install';
 import { EngineResults, markdownTables, medians } from './support/report';
 import { median } from './support/stats';
 import { measureFanout } from './workloads/fanout.workload';
-import { FlowControlResult, flowControlTable, measureFlowControl } from './workloads/flow-control.workload';
 import { measureLatency } from './workloads/latency.workload';
 import { measureMemory } from './workloads/memory.workload';
 import { measureDrain } from './workloads/throughput.workload';
@@ -27,6 +26,11 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
   pgflow: async () => {
     const { PgflowEngine } = await import('./engines/pgflow.engine');
     return [new PgflowEngine('defaults'), new PgflowEngine('tuned')];
+  },
+  // issue 18: ours at defaults with the OTel SDK registered, and without the API installed
+  otel: async () => {
+    const { PgflowEngine } = await import('./engines/pgflow.engine');
+    return [new PgflowEngine('defaults', 'sdk'), new PgflowEngine('defaults', 'no-api')];
   },
   ceiling: async () => {
     const { CeilingEngine } = await import('./engines/ceiling.engine');
@@ -50,12 +54,63 @@ const ENGINES: Record<string, () => Promise<Engine[]>> = {
   },
 };
 
-const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
+/** What a feature workload hands the report: its table and its figures for the JSON. */
+interface FeatureResult {
+  table: string;
+  result: unknown;
+}
+
 /**
- * BENCH_WORKLOADS key of the flow-control workload (pgflow only, F1–F4, see
- * workloads/flow-control.workload.ts); FC_BASELINE_LIB names a baseline's lib/ to compare W1 with.
+ * pgflow-only workloads of the feature issues (the peers have nothing to compare them
+ * with), after the engines' rounds, each on a database of its own and with rounds of its
+ * own where it compares two states; counts follow BENCH_SCALE.
  */
-const FLOW_CONTROL_KEY = 'fc';
+const FEATURES: Record<string, (config: BenchConfig) => Promise<FeatureResult>> = {
+  signals: async (config) => {
+    const { measureSignals, signalsTable } = await import('./workloads/signals.workload');
+    const r = await measureSignals({
+      serverUrl: config.pgUrl, samples: scaled(config, 300), waiting: scaled(config, 100_000),
+      backlog: scaled(config, 20_000), rounds: config.rounds, log: (msg) => log(`signals: ${msg}`),
+    });
+    return { table: signalsTable(r), result: r };
+  },
+  renewal: async (config) => {
+    const { measureRenewal, renewalTable } = await import('./workloads/renewal.workload');
+    const r = await measureRenewal({ serverUrl: config.pgUrl, tasks: 1000, samples: scaled(config, 50) });
+    log(`renewal: ${r.renewed} leases per heartbeat, p50 ${r.p50.toFixed(2)} ms`);
+    return { table: renewalTable(r), result: r };
+  },
+
+  dashboard: async (config) => {
+    const { measureDashboard, dashboardTable } = await import('./workloads/dashboard.workload');
+    const r = await measureDashboard({
+      serverUrl: config.pgUrl, streams: 20, backlog: scaled(config, 20_000), runs: scaled(config, 1_000_000),
+      rounds: config.rounds, requests: scaled(config, 50), log: (msg) => log(`dashboard: ${msg}`),
+    });
+    return { table: dashboardTable(r), result: r };
+  },
+  // F1–F4 of issue 17; FC_BASELINE_LIB names a baseline's lib/ (e.g. a checkout of main) for W1's overhead
+  flowcontrol: async (config) => {
+    const { measureFlowControl, flowControlTable } = await import('./workloads/flow-control.workload');
+    const r = await measureFlowControl({
+      serverUrl: config.pgUrl, backlog: scaled(config, 20_000), rounds: config.rounds, samples: scaled(config, 30),
+      baselineLib: process.env.FC_BASELINE_LIB, log: (msg) => log(`flowcontrol: ${msg}`),
+    });
+    return { table: flowControlTable(r), result: r };
+  },
+};
+
+function scaled(config: BenchConfig, n: number): number {
+  return Math.max(1, Math.round(n * config.scale));
+}
+
+/** BENCH_WORKLOADS names them; without it they run unless BENCH_ENGINES names engines but not `features`. */
+function featuresWanted(config: BenchConfig): string[] {
+  if (config.workloads) return Object.keys(FEATURES).filter((k) => config.workloads?.includes(k));
+  return !config.engines || config.engines.includes('features') ? Object.keys(FEATURES) : [];
+}
+
+const WORKLOAD_KEYS: Record<string, Workload> = { w1: 'throughput', w4: 'throughput', w2: 'latency', w3: 'fanout', w5: 'memory' };
 
 function log(msg: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -167,10 +222,13 @@ async function main(): Promise<void> {
   ensurePeersInstalled(BENCH);
   const buildDir = buildForWorkers(ROOT);
   const wanted = new Set<Workload>(config.workloads
-    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w): w is Workload => w !== undefined)
+    ? config.workloads.map((w) => WORKLOAD_KEYS[w.toLowerCase()]).filter((w): w is Workload => !!w)
     : Object.values(WORKLOAD_KEYS));
-  const flowControl = (!config.workloads || config.workloads.some((w) => w.toLowerCase() === FLOW_CONTROL_KEY)) &&
-    (!config.engines || config.engines.some((k) => k === OURS || k.startsWith(`${OURS}-`)));
+  for (const w of config.workloads ?? []) {
+    if (!WORKLOAD_KEYS[w.toLowerCase()] && !FEATURES[w]) {
+      log(`unknown workload "${w}" (known: ${[...Object.keys(WORKLOAD_KEYS), ...Object.keys(FEATURES)].join(', ')})`);
+    }
+  }
   const cpuProfDir = process.env.BENCH_CPU_PROF ? join(BENCH, 'results') : undefined;
 
   // BENCH_ENGINES names engines (every configuration) or configurations by key
@@ -185,13 +243,14 @@ async function main(): Promise<void> {
     for (const engine of configurations) {
       matched.add(engine.key);
       const res: EngineResults = {
-        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, notes: [...engine.notes],
+        key: engine.key, family: engine.family, kind: engine.kind, label: engine.label, variant: engine.variant,
+        notes: [...engine.notes],
         drains: {}, latency: [], fanout: [], memory: [], errors: [],
       };
       engines.push({ engine, res });
     }
   }
-  for (const k of selected ?? []) if (!matched.has(k)) log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
+  for (const k of selected ?? []) if (!matched.has(k) && k !== 'features') log(`unknown engine "${k}" (known: ${Object.keys(ENGINES).join(', ')}, or a key like pgflow-tuned)`);
   const results = engines.map((e) => e.res);
 
   // Each engine is set up for its turn and torn down after it, so no other engine's
@@ -201,7 +260,7 @@ async function main(): Promise<void> {
   const loads: number[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     for (const { engine, res } of engines) {
-      if (res.skipped) continue;
+      if (res.skipped || ![...engine.workloads].some((w) => wanted.has(w))) continue;
       loads.push(loadavg()[0]);
       log(`round ${round}/${config.rounds}: ${engine.label} (load ${loads[loads.length - 1].toFixed(2)})`);
       try {
@@ -224,17 +283,15 @@ async function main(): Promise<void> {
     }
   }
 
-  let flowControlResult: FlowControlResult | undefined;
-  if (flowControl) {
-    log(`flow control (F1–F4)${process.env.FC_BASELINE_LIB ? `, baseline ${process.env.FC_BASELINE_LIB}` : ''}`);
+  const features: Record<string, FeatureResult> = {};
+  for (const key of featuresWanted(config)) {
+    log(`feature workload: ${key} (load ${loadavg()[0].toFixed(2)})`);
     try {
-      flowControlResult = await measureFlowControl({
-        serverUrl: config.pgUrl, backlog: config.counts.singles, rounds: config.rounds,
-        samples: config.quick ? 10 : 30, baselineLib: process.env.FC_BASELINE_LIB, log,
-      });
+      features[key] = await FEATURES[key](config);
     } catch (err) {
-      log(`flow control: ${(err as Error).message.split('\n')[0]}`);
+      log(`${key} failed: ${(err as Error).message.split('\n')[0]}`);
       console.error(err);
+      features[key] = { table: `**${key}: failed** — ${(err as Error).message.split('\n')[0]}`, result: null };
     }
   }
 
@@ -250,8 +307,11 @@ async function main(): Promise<void> {
       `W5 memory sampled after a GC at ${config.counts.memoryFirst.toLocaleString('en-US')} and ` +
       `${config.counts.memorySecond.toLocaleString('en-US')} tasks, one worker, first round only.`,
   ];
-  const table = markdownTables(results, OURS, config.processes, header) +
-    (flowControlResult ? `\n\n${flowControlTable(flowControlResult)}` : '');
+  const featureTables = Object.values(features).map((f) => f.table);
+  // engines that had nothing to run (BENCH_WORKLOADS naming only feature workloads) stay out
+  const ran = results.filter((r) => r.skipped || r.errors.length || Object.keys(r.drains).length ||
+    r.latency.length || r.fanout.length || r.memory.length);
+  const table = [markdownTables(ran, OURS, config.processes, header), ...featureTables].join('\n\n');
   console.log('\n' + table + '\n');
   const outDir = join(BENCH, 'results');
   mkdirSync(outDir, { recursive: true });
@@ -260,7 +320,7 @@ async function main(): Promise<void> {
     machine: { ...info, loadAverageBefore: Number(before.toFixed(2)), loadAverageAtEachConfiguration: loads.map((l) => Number(l.toFixed(2))) },
     config: { rounds: config.rounds, scale: config.scale, quick: config.quick, processes: config.processes, counts: config.counts },
     engines: Object.fromEntries(results.map((r) => [r.key, { ...r, medians: medians(r, config.processes) }])),
-    flowControl: flowControlResult,
+    features: Object.fromEntries(Object.entries(features).map(([k, f]) => [k, f.result])),
     table,
   };
   // latest.json is the full run the README quotes: a quick run, a run of some engines

@@ -46,8 +46,9 @@ import { PgflowWorker } from './worker/pgflow.worker';
     CronScheduler,
     RetentionScheduler,
   ],
-  // NotifyListener and PgflowDatabase: for nestjs-pgflow/dashboard (one LISTEN per process, its queries)
-  exports: [PgflowClient, PgflowWorker, FlowBuilder, PgflowEvents, NotifyListener, PgflowDatabase],
+  // NotifyListener, PgflowDatabase and the resolved options: for nestjs-pgflow/dashboard (one LISTEN
+  // per process, its queries, the poll interval when notifications do not arrive)
+  exports: [PgflowClient, PgflowWorker, FlowBuilder, PgflowEvents, NotifyListener, PgflowDatabase, PGFLOW_OPTIONS],
 })
 export class PgflowModule extends PgflowConfigurableModule {}
 

@@ -26,6 +26,11 @@ export interface Engine {
   readonly kind: Setup;
   /** Row title, with the settings in short. */
   readonly label: string;
+  /**
+   * A variant of a configuration (e.g. ours with an OTel SDK registered): compared with
+   * that configuration, never taken for it, nor for the engine's best.
+   */
+  readonly variant?: string;
   /** Workloads this configuration runs. */
   readonly workloads: ReadonlySet<Workload>;
   /** Version and exact settings with their source, shown under the tables. */

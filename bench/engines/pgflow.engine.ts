@@ -21,6 +21,13 @@ export type PgflowSettings = Pick<PgflowWorkerOptions, 'batchSize' | 'maxConcurr
  * The throughput setup the README recommends: claims of 100 tasks, up to 200 running
  * (two claims in flight, so one is prepared while the other runs).
  */
+/**
+ * Issue 18's overhead rows, our defaults otherwise: `sdk` with the OTel SDK registered
+ * (exporting nowhere), `no-api` with @opentelemetry/api not installed (see
+ * workers/pgflow.telemetry.ts). The defaults row has the API installed and no SDK.
+ */
+export type PgflowTelemetry = 'sdk' | 'no-api';
+
 export const PGFLOW_TUNED: Required<PgflowSettings> = { batchSize: 100, maxConcurrency: 200 };
 
 /** nestjs-pgflow (this repository's lib/), in its defaults or its tuned setup. */
@@ -33,13 +40,31 @@ export class PgflowEngine implements Engine {
   readonly notes: string[];
   private readonly settings: PgflowSettings;
 
-  constructor(readonly kind: 'defaults' | 'tuned') {
-    this.key = `pgflow-${kind}`;
+  /** Set on the telemetry variants: the report compares them with our defaults, never as ours. */
+  readonly variant?: string;
+  private readonly telemetry?: PgflowTelemetry;
+
+  constructor(readonly kind: 'defaults' | 'tuned', telemetry?: PgflowTelemetry) {
     this.settings = kind === 'tuned' ? PGFLOW_TUNED : {};
+    this.telemetry = telemetry;
+    this.workloads = telemetry ? new Set<Workload>(['throughput', 'latency']) : workloadsOf(kind);
+    if (telemetry) {
+      this.key = `otel-${telemetry}`;
+      this.variant = telemetry;
+      this.label = telemetry === 'sdk'
+        ? 'nestjs-pgflow (defaults, OpenTelemetry SDK registered)'
+        : 'nestjs-pgflow (defaults, @opentelemetry/api not installed)';
+      this.notes = [telemetry === 'sdk'
+        ? 'our defaults with the OTel SDK 2 registered as in production (AsyncLocalStorage context manager, ' +
+          'BatchSpanProcessor, PeriodicExportingMetricReader every 1 s) exporting nowhere: the cost of our spans and ' +
+          'metrics, not of an exporter (× = ÷ defaults, where the API is installed and no SDK registered)'
+        : 'our defaults with @opentelemetry/api unresolvable, as in an app that never installed it (× = ÷ defaults)'];
+      return;
+    }
+    this.key = `pgflow-${kind}`;
     this.label = kind === 'tuned'
       ? `nestjs-pgflow (tuned: batchSize ${PGFLOW_TUNED.batchSize}, maxConcurrency ${PGFLOW_TUNED.maxConcurrency})`
       : 'nestjs-pgflow (defaults)';
-    this.workloads = workloadsOf(kind);
     this.notes = [kind === 'tuned'
       ? `worker: { batchSize: ${PGFLOW_TUNED.batchSize}, maxConcurrency: ${PGFLOW_TUNED.maxConcurrency} } (the README's ` +
         'throughput recommendation), LISTEN/NOTIFY, everything else default'
@@ -82,7 +107,7 @@ export class PgflowEngine implements Engine {
   }
 
   workerEnv(): Record<string, string> {
-    return { BENCH_DB_URL: this.url, [SETTINGS_ENV]: JSON.stringify(this.settings) };
+    return { BENCH_DB_URL: this.url, [SETTINGS_ENV]: JSON.stringify({ ...this.settings, telemetry: this.telemetry }) };
   }
 
   async reset(): Promise<void> {

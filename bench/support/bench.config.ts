@@ -7,12 +7,16 @@ export interface BenchConfig {
   /** Multiplies every count. BENCH_SCALE, default 1 (0.1 when quick). */
   scale: number;
   /**
-   * Engines to run: an engine's name runs both its configurations (pgflow, ceiling,
+   * Engines to run: an engine's name runs all its configurations (pgflow, otel, ceiling,
    * pgboss, graphile, bullmq, dbos), a configuration's key only that one
    * (pgflow-tuned, ceiling-100, graphile-defaults, …). BENCH_ENGINES (comma list), default all.
    */
   engines: string[] | null;
-  /** Workloads to run. BENCH_WORKLOADS (comma list of w1,w2,w3,w5), default all. */
+  /**
+   * Workloads to run. BENCH_WORKLOADS (comma list of w1,w2,w3,w5 and the pgflow-only
+   * feature workloads signals, renewal, dashboard), default all; without it the feature workloads
+   * run unless BENCH_ENGINES names engines but not `features`.
+   */
   workloads: string[] | null;
   /** Server used for the benchmark databases. BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres. */
   pgUrl: string;

@@ -11,6 +11,8 @@ export interface EngineResults {
   family: string;
   kind: Setup;
   label: string;
+  /** see Engine.variant */
+  variant?: string;
   notes: string[];
   /** set when the engine could not be set up or run at all */
   skipped?: string;
@@ -131,7 +133,7 @@ function table(rows: EngineResults[], metrics: Metric[], baseOf: (e: EngineResul
  */
 export function markdownTables(results: EngineResults[], oursFamily: string, processes: number[], header: string[]): string {
   const shown = results.filter((r) => !r.skipped);
-  const ours = (kind: Setup) => shown.find((r) => r.family === oursFamily && r.kind === kind);
+  const ours = (kind: Setup) => shown.find((r) => r.family === oursFamily && r.kind === kind && !r.variant);
   const oursTuned = ours('tuned');
   const sameSetup = (e: EngineResults) => (e.kind === 'defaults' ? ours('defaults') : oursTuned);
   const lines = [...header, ''];
@@ -155,7 +157,7 @@ export function markdownTables(results: EngineResults[], oursFamily: string, pro
       'setups (× = ÷ nestjs-pgflow in the same setup)', '', ...table(timed, LATENCY, sameSetup), '');
     const p50 = LATENCY[0];
     const best = [...new Set(timed.map((r) => r.family))].map((family) => {
-      const mine = timed.filter((r) => r.family === family && Number.isFinite(p50.value(r)));
+      const mine = timed.filter((r) => r.family === family && !r.variant && Number.isFinite(p50.value(r)));
       const top = mine.sort((a, b) => p50.value(a) - p50.value(b))[0];
       return top ? `${top.label.split(' (')[0]} ${p50.format(p50.value(top))} ms (${top.kind})` : undefined;
     }).filter(Boolean);

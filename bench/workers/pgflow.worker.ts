@@ -1,3 +1,5 @@
+// first: sets up (or hides) OpenTelemetry before the library loads
+import './pgflow.telemetry';
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -14,7 +16,7 @@ runWorker(async (progress, env) => {
   @Module({
     imports: [PgflowModule.forRoot({
       dataSource: { type: 'postgres', url: env.dbUrl },
-      worker: { autoStart: false, ...settings },
+      worker: { autoStart: false, batchSize: settings.batchSize, maxConcurrency: settings.maxConcurrency },
     })],
     providers: [{ provide: HandledCounter, useValue: progress }, ...BENCH_FLOWS],
   })

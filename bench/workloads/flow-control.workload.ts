@@ -10,8 +10,8 @@
 //   F4  fairness: a single-step run of flow B started while a 10,000-element map of flow A
 //       is being claimed; startRun → B's handler start, p50 / p95 (target p50 ≤ 50 ms).
 //
-// Self-contained (the library, pg and Nest only); bench/run.ts runs it for
-// BENCH_WORKLOADS=fc, or on its own:
+// Self-contained (the library, pg and Nest only); bench/run.ts runs it with the other
+// feature workloads (BENCH_WORKLOADS=flowcontrol for it alone), or on its own:
 //   flock /tmp/pgflow-bench.lock npx ts-node --transpile-only bench/workloads/flow-control.workload.ts
 // BENCH_PG_URL (else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres) names the
 // server; databases of its own, dropped at the end. Knobs: FC_BENCH_BACKLOG (F2/F3 runs per

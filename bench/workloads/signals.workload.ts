@@ -19,6 +19,9 @@ import { NestFactory } from '@nestjs/core';
 import { performance } from 'perf_hooks';
 import { Client } from 'pg';
 import { PgflowClient, PgflowModule, PgflowWorker, Step, StepContext, Workflow } from '../../lib';
+import { dropDatabase, freshDatabase } from '../support/database';
+import { until } from '../support/wait';
+import { median, percentile } from '../support/stats';
 
 /** What `measureSignals` reports. */
 export interface SignalsResult {
@@ -102,41 +105,6 @@ function appModule(url: string, autoStart: boolean) {
   return SignalsBenchModule;
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-function percentile(values: number[], p: number): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length ? v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))] : NaN;
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-async function until(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 2): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** S1 on an app whose worker runs. */
 async function signalToStart(url: string, samples: number): Promise<SignalsResult['signalToStart']> {
   const app = await NestFactory.createApplicationContext(appModule(url, true), { logger: false });
@@ -213,9 +181,7 @@ export async function measureSignals(o: SignalsOptions): Promise<SignalsResult> 
   const waiting = o.waiting ?? 100_000;
   const backlog = o.backlog ?? 20_000;
   const rounds = o.rounds ?? 3;
-  await admin(o.serverUrl, `drop database if exists ${DB_NAME} with (force)`);
-  await admin(o.serverUrl, `create database ${DB_NAME}`);
-  const url = withDatabase(o.serverUrl, DB_NAME);
+  const url = await freshDatabase(o.serverUrl, DB_NAME);
   try {
     log(`S1: ${samples} signals, one at a time, on an idle worker`);
     const s1 = await signalToStart(url, samples);
@@ -235,7 +201,7 @@ export async function measureSignals(o: SignalsOptions): Promise<SignalsResult> 
       throughput: { backlog, waiting, none, withWaiting, ratio: median(withWaiting) / median(none) },
     };
   } finally {
-    await admin(o.serverUrl, `drop database if exists ${DB_NAME} with (force)`);
+    await dropDatabase(o.serverUrl, DB_NAME);
   }
 }
 

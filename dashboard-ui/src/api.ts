@@ -32,17 +32,26 @@ export interface RunInfo {
   steps: StepInfo[];
 }
 
-export interface TaskSummary {
+export interface TaskAttemptInfo {
+  attempt: number;
+  error: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  workerId: string | null;
+}
+
+export interface TaskInfo {
   stepSlug: string;
   taskIndex: number;
   status: string;
-  attempts: number;
-  workerId: string | null;
+  /** the latest attempt's number (0: never claimed) */
+  attempt: number;
   error: string | null;
-  queuedAt: string;
+  workerId: string | null;
   startedAt: string | null;
   completedAt: string | null;
-  failedAt: string | null;
+  /** the last 20, oldest first */
+  attempts: TaskAttemptInfo[];
 }
 
 export interface RunSignalInfo {
@@ -55,7 +64,7 @@ export interface RunSignalInfo {
 }
 
 export interface DashboardRun extends RunInfo {
-  tasks: TaskSummary[];
+  tasks: TaskInfo[];
   signals: RunSignalInfo[];
 }
 

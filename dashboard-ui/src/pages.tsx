@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { Link, useLocation, useSearch } from 'wouter-preact';
 import {
-  ApiError, DashboardFlow, DashboardRun, get, post, pretty, READ_ONLY, RunInfo, RunStatus, when, WorkerInfo,
+  ApiError, DashboardFlow, DashboardRun, get, post, pretty, READ_ONLY, RunInfo, RunStatus, TaskInfo, when, WorkerInfo,
 } from './api';
 import { Dag } from './dag';
 import { useLoad, useRunEvents } from './hooks';
@@ -166,10 +166,11 @@ export function RunPage({ runId }: { runId: string }) {
         <thead><tr><th>Step</th><th>Task</th><th>Status</th><th>Attempts</th><th>Worker</th><th>Started</th><th>Ended</th><th>Error</th></tr></thead>
         <tbody>
           {r.tasks.map((t) => (
-            <tr key={`${t.stepSlug}:${t.taskIndex}`}>
-              <td>{t.stepSlug}</td><td>{t.taskIndex}</td><td><Status s={t.status} /></td><td>{t.attempts}</td>
+            <tr key={`${t.stepSlug}:${t.taskIndex}`} data-task-row={`${t.stepSlug}:${t.taskIndex}`}>
+              <td>{t.stepSlug}</td><td>{t.taskIndex}</td><td><Status s={t.status} /></td>
+              <td><Attempts t={t} /></td>
               <td class="mono">{t.workerId ?? '–'}</td><td>{when(t.startedAt)}</td>
-              <td>{when(t.completedAt ?? t.failedAt)}</td><td><pre>{t.error ?? ''}</pre></td>
+              <td>{when(t.completedAt ?? t.attempts[t.attempts.length - 1]?.endedAt ?? null)}</td><td><pre>{t.error ?? ''}</pre></td>
             </tr>
           ))}
         </tbody>
@@ -291,5 +292,27 @@ export function WorkersPage() {
       </table>
       <button onClick={workers.reload}>Refresh</button>
     </main>
+  );
+}
+
+function seconds(a: string | null, b: string | null): string {
+  return a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(3)} s` : '–';
+}
+
+/** A task's attempt count, opening to each kept attempt: worker, start, duration, error. */
+function Attempts({ t }: { t: TaskInfo }) {
+  if (!t.attempts.length) return <span>{t.attempt}</span>;
+  return (
+    <details>
+      <summary>{t.attempt}</summary>
+      <ol class="attempts">
+        {t.attempts.map((a) => (
+          <li key={`${a.attempt}:${a.startedAt ?? ''}`} value={a.attempt} data-attempt={a.attempt}>
+            <span class="mono">{a.workerId ?? '–'}</span> · {when(a.startedAt)} · {a.endedAt ? seconds(a.startedAt, a.endedAt) : 'running'}
+            {a.error ? <pre>{a.error}</pre> : null}
+          </li>
+        ))}
+      </ol>
+    </details>
   );
 }

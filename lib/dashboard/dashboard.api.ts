@@ -3,10 +3,9 @@ import { PgflowClient } from '../client/pgflow.client';
 import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
 import { PgflowDatabase } from '../db/pgflow.database';
 import {
-  countRunsByStatus, findRunsByKey, FlowGraph, listFlowGraphs, listRunSignals, listRunsPage, listTasks, RunSignalInfo, RunsPageFilter,
-  TaskSummary,
+  countRunsByStatus, findRunsByKey, FlowGraph, listFlowGraphs, listRunSignals, listRunsPage, RunSignalInfo, RunsPageFilter,
 } from '../db/queries';
-import { RunInfo, RunStatus, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
+import { RunInfo, RunStatus, SignalResult, TaskInfo, WorkerInfo } from '../interfaces/run-info.interface';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled'];
@@ -17,7 +16,8 @@ const MAX_BULK = 1000;
 
 /** A run as its dashboard page shows it: the RunInfo, its tasks, and the signals sent to it. */
 export interface DashboardRun extends RunInfo {
-  tasks: TaskSummary[];
+  /** Each task with its latest state and its attempts (the last 20), as `PgflowClient.getTasks` answers. */
+  tasks: TaskInfo[];
   signals: RunSignalInfo[];
 }
 
@@ -122,7 +122,7 @@ export class DashboardApi {
   async getRun(runId: string): Promise<DashboardRun> {
     const run = await this.client.getRun(runId);
     if (!run) throw new PgflowUnknownRunError(runId);
-    const [tasks, signals] = await Promise.all([listTasks(this.db, runId), listRunSignals(this.db, runId)]);
+    const [tasks, signals] = await Promise.all([this.client.getTasks(runId), listRunSignals(this.db, runId)]);
     return { ...run, tasks, signals };
   }
 

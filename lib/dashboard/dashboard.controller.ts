@@ -1,11 +1,9 @@
 import {
-  Body, CanActivate, Controller, Get, Headers, HttpCode, Inject, MessageEvent, Param, Post, Query, Req, Res, Sse,
+  Body, CanActivate, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res,
   StreamableFile, Type, UseFilters, UseGuards,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { interval, merge, Observable } from 'rxjs';
-// rxjs/operators, not rxjs: the root exports operators only from 7.2 on, and the peer range starts at 7.1
-import { map } from 'rxjs/operators';
+import { ServerResponse } from 'http';
 import { RunInfo, SignalResult, WorkerInfo } from '../interfaces/run-info.interface';
 import { BulkResult, DashboardApi, DashboardFlow, DashboardRun, RunsQuery } from './dashboard.api';
 import { DashboardAssets } from './dashboard.assets';
@@ -16,6 +14,23 @@ import { ResolvedDashboardOptions } from './dashboard-options.interface';
 
 /** SSE comment lines keep proxies from closing an idle stream. */
 const KEEPALIVE_MS = 25_000;
+
+/** What a stream may have waiting to be sent before it is closed. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+const SSE_HEADERS: Record<string, string> = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
+  Connection: 'keep-alive',
+  // nginx and the like buffer responses unless told not to
+  'X-Accel-Buffering': 'no',
+};
+
+/** The response handed to a handler: Express's (a Node response) or Fastify's reply. */
+interface ResponseLike {
+  raw?: ServerResponse;
+  hijack?: () => void;
+}
 
 /** What a request is to the dashboard: its URL (Express's `originalUrl`, Fastify's `url`). */
 interface RequestLike {
@@ -115,12 +130,29 @@ export function createDashboardController(path: string, guards: Type<CanActivate
       return this.api.listWorkers();
     }
 
-    @Sse('api/events')
-    stream(): Observable<MessageEvent> {
-      return merge(
-        this.events.stream().pipe(map((event): MessageEvent => ({ data: event }))),
-        interval(KEEPALIVE_MS).pipe(map((): MessageEvent => ({ type: 'keepalive', data: '' }))),
-      );
+    /**
+     * Written by hand rather than with @Sse, which writes each event on its own: the
+     * changes of one read arrive as one chunk, already serialized for every stream.
+     */
+    @Get('api/events')
+    stream(@Res() res: ResponseLike): void {
+      // Fastify hands its reply (the Node response is `raw`, taken over by hijack), Express the response
+      if (typeof res.hijack === 'function') res.hijack();
+      const raw: ServerResponse = res.raw ?? (res as ServerResponse);
+      raw.writeHead(200, SSE_HEADERS);
+      raw.write(': connected\n\n');
+      const sub = this.events.stream().subscribe((chunk) => {
+        // a browser that stopped reading is dropped, not buffered for: EventSource reconnects
+        if (raw.writableLength > MAX_BUFFERED_BYTES) raw.destroy();
+        else raw.write(chunk);
+      });
+      // comment lines keep proxies from closing an idle stream
+      const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
+      keepalive.unref();
+      raw.on('close', () => {
+        sub.unsubscribe();
+        clearInterval(keepalive);
+      });
     }
 
     @Post('api/runs/:runId/cancel')

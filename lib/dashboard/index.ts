@@ -2,4 +2,4 @@
 export { PgflowDashboardModule } from './dashboard.module';
 export type { PgflowDashboardOptions } from './dashboard-options.interface';
 export type { BulkResult, DashboardRun, DashboardFlow, RunsQuery } from './dashboard.api';
-export type { FlowGraph, FlowGraphStep, RunSignalInfo, TaskSummary } from '../db/queries';
+export type { FlowGraph, FlowGraphStep, RunSignalInfo } from '../db/queries';

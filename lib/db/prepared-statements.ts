@@ -39,6 +39,10 @@ export class PreparedStatements {
     // server's ReadyForQuery; a refused statement leaves a healthy connection to retry on
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // while checked out the pool does not listen: a connection killed between the reply and
+    // the release (the same socket read can carry both) would be an unhandled 'error'
+    const lost = (err: Error) => (broken = err);
+    client.on('error', lost);
     try {
       return (await client.query({ name: this.nameOf(statement), text, values: [...values] })).rows as T[];
     } catch (err) {
@@ -60,6 +64,7 @@ export class PreparedStatements {
         throw retryErr;
       }
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

@@ -33,6 +33,58 @@ async function nextEvent(url: string, headers: Record<string, string>, match: (e
   }
 }
 
+interface StreamEvent {
+  runId?: string;
+  type?: string;
+  status?: string;
+}
+
+interface EventReader {
+  /** resolves once the server has sent the stream's first bytes */
+  opened: Promise<void>;
+  /** every event parsed so far, one per `data:` message */
+  events(): StreamEvent[];
+  close(): void;
+}
+
+/** Reads `url` as an event stream in the background, parsing each `data:` message on its own. */
+async function openEvents(url: string): Promise<EventReader> {
+  const abort = new AbortController();
+  const res = await fetch(url, { signal: abort.signal });
+  expect(res.status).toBe(200);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const events: StreamEvent[] = [];
+  let buffer = '';
+  let first!: () => void;
+  const opened = new Promise<void>((resolve) => (first = resolve));
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
+      if (done) return;
+      first();
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = message.split('\n').filter((l) => l.startsWith('data:'));
+        if (data.length > 1) throw new Error(`one message carries ${data.length} data lines: ${message}`);
+        if (data.length) events.push(JSON.parse(data[0].slice(5)) as StreamEvent);
+      }
+    }
+  })();
+  return { opened, events: () => [...events], close: () => abort.abort() };
+}
+
+async function until(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) => {
   const { start } = useDashboardApps();
   jest.setTimeout(120_000);
@@ -96,7 +148,8 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
     expect(got.body).toMatchObject({
       runId: run.runId, status: 'completed', input: { hello: 'world' }, output: { pong: { hello: 'world' } },
       steps: [{ stepSlug: 'pong', status: 'completed' }],
-      tasks: [{ stepSlug: 'pong', taskIndex: 0, status: 'completed', attempts: 1, workerId: expect.any(String) }],
+      tasks: [{ stepSlug: 'pong', taskIndex: 0, status: 'completed', attempt: 1, workerId: expect.any(String),
+        attempts: [{ attempt: 1, error: null, workerId: expect.any(String), startedAt: expect.any(String), endedAt: expect.any(String) }] }],
       signals: [],
     });
     const flows = (await call(d.origin, '/pgflow/api/flows')).body as Array<{ flowSlug: string; steps: unknown[]; counts: object }>;
@@ -181,6 +234,29 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
     }
     expect((await d.app.get(PgflowClient).getRun(run.runId))?.status).toBe('started');
     expect((await call(d.origin, `/pgflow/api/runs/${run.runId}`)).status).toBe(200);
+  });
+
+  it('serves many event streams from one LISTEN: every stream gets every change, each event a message of its own', async () => {
+    const d = await start({ platform });
+    const client = d.app.get(PgflowClient);
+    const streams = await Promise.all(Array.from({ length: 5 }, () => openEvents(`${d.origin}/pgflow/api/events`)));
+    try {
+      // each stream has its first bytes: the server subscribed it
+      await Promise.all(streams.map((s) => s.opened));
+      const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => client.startRun('ping', { i })));
+      const ids = runs.map((r) => r.runId).sort();
+      // earlier tests' runs complete here too (this app's worker): only ours are compared
+      const completedIn = (s: EventReader) => [...new Set(s.events()
+        .filter((e) => e.type === 'run' && e.status === 'completed' && ids.includes(e.runId as string)).map((e) => e.runId))].sort();
+      await until(() => streams.every((s) => completedIn(s).length === ids.length), 30_000, 'every stream to see 10 completions');
+      for (const s of streams) expect(completedIn(s)).toEqual(ids);
+      // one listening connection in the process, however many streams are open
+      const listening = await appSql(d.app).query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen %'`);
+      expect(listening).toEqual([{ n: 1 }]);
+    } finally {
+      for (const s of streams) s.close();
+    }
   });
 
   it('guards run on every route: pages, assets, API, mutations and the event stream', async () => {

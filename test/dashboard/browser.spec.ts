@@ -78,6 +78,14 @@ describe.each(['express', 'fastify'] as const)('dashboard in a browser (%s)', (p
     d.switches.failing = false;
     await page.getByRole('button', { name: 'Retry' }).click();
     await expectText(page, 'approve', 'waiting');
+    // charge's attempts, each with its worker, times and error: the cancelled, the failed, the completed
+    const kept = (await client.getTasks(run.runId, 'charge'))[0].attempts;
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    const charge = page.locator('tr[data-task-row="charge:0"]');
+    await charge.locator('summary').click();
+    await charge.locator('li[data-attempt]').nth(kept.length - 1).waitFor();
+    expect(await charge.locator('li[data-attempt]').count()).toBe(kept.length);
+    await charge.locator('li[data-attempt]').getByText('card declined <b>bold</b>').waitFor();
     // a change made elsewhere (not through this page) arrives over the event stream
     await client.signal(run.runId, 'approved', { by: 'someone else' });
     await expectText(page, 'approve', 'completed');

@@ -125,7 +125,7 @@ describe('startRun options: priority, startAt, idempotencyKey, runId, manager, i
 
     const past = await client.startRun(LowLaneFlow, { tag: 'past' }, { startAt: new Date(Date.now() - 60_000) });
     expect(['started', 'completed']).toContain(past.status);
-    // finished here, not left for the next test's workers (seen under load)
+    // finished here: left running, the next test's apps (same database) would run it
     await expect(client.waitForRun(past.runId, { timeoutMs: 10_000 })).resolves.toMatchObject({ output: { work: 'past' } });
     await expect(client.startRun(LowLaneFlow, { tag: 'x' }, { startAt: new Date('nope') }))
       .rejects.toThrow('startAt must be a valid Date');

@@ -38,6 +38,12 @@ export async function findRun(db: Queryable, runId: string, manager?: EntityMana
   return rows.length ? toRunInfo(rows[0]) : null;
 }
 
+/** The runs of `runIds` that exist, in no particular order. */
+export async function findRuns(db: Queryable, runIds: readonly string[]): Promise<RunInfo[]> {
+  const rows = await db.run<RunRow>(SQL.find_runs, [runIds]);
+  return rows.map(toRunInfo);
+}
+
 /** Runs, newest first (at most `limit`, default 100). */
 export async function listRuns(db: Queryable, f: ListRunsFilter = {}): Promise<RunInfo[]> {
   const rows = await db.run<RunRow>(SQL.list_runs, [f.flowSlug ?? null, f.status ?? null, f.before ?? null, f.limit ?? 100]);
