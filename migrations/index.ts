@@ -2,9 +2,10 @@ import { PgflowInit1732406400000 } from './1732406400000-pgflow-init';
 import { PgflowHotPaths1796083200000 } from './1796083200000-pgflow-hot-paths';
 import { PgflowSignals1796167643927 } from './1796167643927-pgflow-signals';
 import { PgflowObservability1796170092607 } from './1796170092607-pgflow-observability';
-import { PgflowFlowControl1796193288553 } from './1796193288553-pgflow-flow-control';
+import { PgflowWritePath1796190392761 } from './1796190392761-pgflow-write-path';
+import { PgflowFlowControl1796194222578 } from './1796194222578-pgflow-flow-control';
 
 /** pgflow's TypeORM migrations, oldest first; add them to your DataSource's `migrations`. */
-export const PGFLOW_MIGRATIONS = [PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowFlowControl1796193288553];
+export const PGFLOW_MIGRATIONS = [PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowWritePath1796190392761, PgflowFlowControl1796194222578];
 
-export { PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowFlowControl1796193288553 };
+export { PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowWritePath1796190392761, PgflowFlowControl1796194222578 };

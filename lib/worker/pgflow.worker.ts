@@ -53,7 +53,8 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.opts = options.worker;
     this.workerId = options.worker.workerId;
-    this.flusher = new ResultFlusher(db, (json) => this.report(json), new OutcomeEvents(db, events));
+    this.flusher = new ResultFlusher(db, (json, count) => this.report(json, count), new OutcomeEvents(db, events),
+      () => this.poller.slotFreed());
     this.invoker = new StepInvoker(registry, this.flusher, this.workerId, {
       events, telemetry,
       saveProgress: (task, json) => setProgress(db, task, json, this.opts.leaseSeconds),
@@ -62,7 +63,8 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.poller = new TaskPoller({
       claim: (n) => this.claim(n),
       dispatch: (task) => this.dispatch(task),
-      running: () => this.invoker.size + this.awaitingRunCheck,
+      // results beyond the flusher's allowance hold their slots until stored (see ResultFlusher.overflow)
+      running: () => this.invoker.size + this.awaitingRunCheck + this.flusher.overflow,
       maxConcurrency: this.opts.maxConcurrency,
       batchSize: this.opts.batchSize,
       pollIntervalMs: this.opts.pollIntervalMs,
@@ -166,9 +168,10 @@ export class PgflowWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * round trip (and transaction), so a busy worker needs one query per batch and a
    * chain's next step is claimed the moment its predecessor completes.
    */
-  private async report(resultsJson: string): Promise<void> {
+  private async report(resultsJson: string, count: number): Promise<void> {
     const flows = this.flows();
-    const claim = this.started && flows.length ? this.poller.piggyback() : undefined;
+    // the claim runs after these results are stored, in the same transaction: their slots are free for it
+    const claim = this.started && flows.length ? this.poller.piggyback(Math.min(count, this.flusher.overflow)) : undefined;
     if (!claim) {
       await completeTasks(this.db, resultsJson);
       return;

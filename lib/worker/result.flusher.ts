@@ -31,6 +31,13 @@ export interface FlushObserver {
 }
 
 const MAX_BATCH = 500;
+/**
+ * Results that may wait unstored before they take slots from the claims: one batch
+ * being sent and the next filling up. Big batches are what makes storing results
+ * cheap (one statement and one synchronous commit each), so claims do not wait for
+ * every result; past this they do, and memory stays bounded.
+ */
+export const UNSTORED_ALLOWANCE = 2 * MAX_BATCH;
 /** Longest error message kept on a task; handlers sometimes throw whole documents. */
 const MAX_ERROR_CHARS = 8_000;
 
@@ -54,18 +61,22 @@ export class ResultFlusher {
   private completions: Completion[] = [];
   private failures: Failure[] = [];
   private flushing?: Promise<void>;
+  /** Results taken out of the queues and being sent now. */
+  private sending = 0;
   private errors = 0;
   private abandoned = false;
   private wakeBackoff?: () => void;
 
   /**
-   * `send` delivers one batch (a JSON array of results) to `complete_tasks`; the
-   * worker's sender also claims tasks in the same round trip when it has free slots.
+   * `send` delivers one batch (a JSON array of `count` results) to `complete_tasks`;
+   * the worker's sender also claims tasks in the same round trip when it has free slots.
    */
   constructor(
     private readonly db: Queryable,
-    private readonly send: (resultsJson: string) => Promise<void>,
+    private readonly send: (resultsJson: string, count: number) => Promise<void>,
     private readonly observer?: FlushObserver,
+    /** Results left `unsettled` (stored, or given up on): their slots are free. */
+    private readonly settled?: () => void,
   ) {}
 
   complete(attempt: TaskAttempt, outputJson: string, meta?: AttemptMeta): void {
@@ -98,6 +109,7 @@ export class ResultFlusher {
     this.completions = [];
     this.failures = [];
     this.wakeBackoff?.();
+    this.settled?.();
     return dropped;
   }
 
@@ -108,6 +120,20 @@ export class ResultFlusher {
 
   get pending(): number {
     return this.completions.length + this.failures.length;
+  }
+
+  /** Results reported but not yet stored, queued or being sent. */
+  get unsettled(): number {
+    return this.pending + this.sending;
+  }
+
+  /**
+   * Unstored results past UNSTORED_ALLOWANCE. The worker counts them as running, so
+   * claims cannot run ahead of completions without end: no-op handlers made results
+   * pile up in memory by the ten thousand (W5's heap growth) while their leases ran.
+   */
+  get overflow(): number {
+    return Math.max(0, this.unsettled - UNSTORED_ALLOWANCE);
   }
 
   private schedule(): Promise<void> {
@@ -124,15 +150,20 @@ export class ResultFlusher {
     while (!this.abandoned && (this.completions.length || this.failures.length)) {
       const completions = this.completions.splice(0, MAX_BATCH);
       const failures = this.failures.splice(0, MAX_BATCH);
+      this.sending = completions.length + failures.length;
       try {
         if (completions.length) await this.flushCompletions(completions);
         this.errors = 0;
       } catch (err) {
         this.completions.unshift(...completions);
         this.failures.unshift(...failures);
+        this.sending = 0;
         await this.backoff(err as Error);
         continue;
       }
+      // the completions are stored; their slots are free for the next claim
+      this.sending = failures.length;
+      if (completions.length) this.settled?.();
       for (let i = 0; i < failures.length; i++) {
         try {
           const f = failures[i];
@@ -144,12 +175,19 @@ export class ResultFlusher {
             // cannot happen with a storable message; if it does, the lease expiry retries the task
             this.logger.error(`recording failure of ${failures[i].run_id}/${failures[i].step_slug} refused: ` +
               `${(err as Error).message}`);
+            this.sending--;
             continue;
           }
           this.failures.unshift(...failures.slice(i));
+          this.sending = 0;
           await this.backoff(err as Error);
           break;
         }
+        this.sending--;
+      }
+      if (failures.length) {
+        this.sending = 0;
+        this.settled?.();
       }
     }
   }
@@ -179,7 +217,7 @@ export class ResultFlusher {
       .map((c) => `{"run_id":${JSON.stringify(c.run_id)},"step_slug":${JSON.stringify(c.step_slug)},` +
         `"task_index":${c.task_index},"attempt":${c.attempt},"output":${c.output}}`)
       .join(',');
-    await this.send(`[${body}]`);
+    await this.send(`[${body}]`, batch.length);
     this.observer?.completed(batch);
   }
 

@@ -112,10 +112,12 @@ export class TaskPoller {
   /**
    * Hands a claim to a caller that is about to send a query anyway (the flusher
    * reporting results): undefined when both lanes are busy or no slot is free.
+   * `freedFirst`: slots the caller's query frees before it claims (the results it
+   * stores), counted as free although `running()` still includes them.
    */
-  piggyback(): PiggybackClaim | undefined {
+  piggyback(freedFirst = 0): PiggybackClaim | undefined {
     if (this.state !== 'running' || this.inFlight >= this.lanes) return undefined;
-    const want = this.wanted();
+    const want = this.wanted(freedFirst);
     if (want <= 0) return undefined;
     // a refill pending for slots freed before now: this claim is for them
     clearImmediate(this.refill);
@@ -136,8 +138,8 @@ export class TaskPoller {
     resolve();
   }
 
-  private wanted(): number {
-    const free = this.deps.maxConcurrency - this.deps.running() - this.reserved;
+  private wanted(freedFirst = 0): number {
+    const free = this.deps.maxConcurrency - this.deps.running() + freedFirst - this.reserved;
     return Math.min(this.deps.batchSize, this.laneSize, free);
   }
 

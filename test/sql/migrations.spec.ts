@@ -27,6 +27,8 @@ describe('pgflow migrations, one at a time', () => {
     (await ds.query(`select prosrc from pg_proc where oid = $1::regprocedure`, [fn]))[0].prosrc as string;
   const exists = async (fn: string) =>
     (await ds.query(`select to_regprocedure($1) is not null as e`, [fn]))[0].e as boolean;
+  const index = async (name: string) =>
+    (await ds.query(`select to_regclass('pgflow.' || $1) is not null as e`, [name]))[0].e as boolean;
   const applied = async () => (await ds.query('select name from migrations order by id')).map((r: { name: string }) => r.name);
 
   it('applies each in order, undoes the last one, and applies it again', async () => {
@@ -37,7 +39,7 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
 
-    // 0005 (flow control) undone: no limits, limit keys or bookkeeping; 0004's claim is back
+    // 0006 (flow control) undone: no limits, limit keys or bookkeeping; the earlier claim is back
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(false);
@@ -48,6 +50,17 @@ describe('pgflow migrations, one at a time', () => {
     expect(await ds.query(`select count(*)::int as n from information_schema.columns
       where table_schema = 'pgflow' and column_name in ('limit_key', 'concurrency_key', 'opt_concurrency', 'limited')`))
       .toEqual([{ n: 0 }]);
+    all.pop();
+
+    expect(await index('runs_finished_idx')).toBe(false);
+    expect(await index('step_tasks_worker_idx')).toBe(false);
+
+    // 0005 (write path) undone: the indexes a run's completion and a claim used to write are back
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await index('runs_finished_idx')).toBe(true);
+    expect(await index('step_tasks_worker_idx')).toBe(true);
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).not.toContain('order by r.created_at');
     all.pop();
 
     // 0004 (observability) undone: leases from the step timeout again, no traceparent, progress or history
@@ -83,6 +96,7 @@ describe('pgflow migrations, one at a time', () => {
     expect(await applied()).toEqual(every);
     expect(await source('pgflow.cascade_finished(uuid[],text[])')).toContain("'completed'");
     expect(await exists('pgflow.start_tasks(text[],text,int,uuid[],int)')).toBe(true);
+    expect(await index('runs_finished_idx')).toBe(false);
   });
 
   it('leaves a working state machine after the round trip', async () => {

@@ -36,6 +36,8 @@ begin
            status = case when c.last then 'completed' else r.status end,
            completed_at = case when c.last then now() else r.completed_at end,
            started_at = case when c.last then coalesce(r.started_at, now()) else r.started_at end,
+           -- null already for runs without a runTimeout: the update stays HOT
+           timeout_at = case when c.last then null else r.timeout_at end,
            output = case when not c.last then r.output else (
              -- {<leafSlug>: output} over completed leaf steps (skipped leaves are absent)
              select coalesce(jsonb_object_agg(ss.step_slug, ss.output), '{}'::jsonb)

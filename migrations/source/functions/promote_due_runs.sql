@@ -9,7 +9,8 @@ as $$
 declare
   v_promoted uuid[];
 begin
-  if not exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now()) then
+  if not exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now()
+                   and q.started_at is null and q.failed_at is null and q.cancelled_at is null) then
     return;
   end if;
   with promoted as (
@@ -19,6 +20,7 @@ begin
                                    from pgflow.flows f where f.flow_slug = r.flow_slug)
      where r.run_id in (select q.run_id from pgflow.runs q
                          where q.status = 'queued' and q.start_at <= now()
+                           and q.started_at is null and q.failed_at is null and q.cancelled_at is null
                          for no key update skip locked)
     returning r.run_id
   )

@@ -46,12 +46,13 @@ create index step_tasks_lease_idx on pgflow.step_tasks (lease_expires_at)
 -- running tasks under limits: what a claim counts against a concurrency limit
 create index step_tasks_limited_idx on pgflow.step_tasks (flow_slug, step_slug)
   where status = 'started' and limit_key <> '';
-create index step_tasks_worker_idx on pgflow.step_tasks (claimed_by) where status = 'started';
+-- (a worker's own started tasks are found through step_tasks_lease_idx: the started
+-- set is as small as the tasks running, and one index less is one entry less per claim)
 -- claims churn this table; vacuum it early so dead index entries do not pile up
 alter table pgflow.step_tasks set (
   autovacuum_vacuum_scale_factor = 0.01,
   autovacuum_vacuum_threshold = 1000,
   autovacuum_vacuum_cost_delay = 0,
   autovacuum_analyze_scale_factor = 0.02,
-  fillfactor = 80
+  fillfactor = 60
 );

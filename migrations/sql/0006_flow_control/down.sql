@@ -1,4 +1,4 @@
--- What down() runs: undoes 0005_flow_control. Frozen: never derived again from other files.
+-- What down() runs: undoes 0006_flow_control. Frozen: never derived again from other files.
 drop function pgflow.bucket_room;
 drop function pgflow.limit_buckets;
 drop function pgflow.limit_key;
@@ -283,7 +283,8 @@ begin
   -- each check reads the first entry of a small partial index and almost always finds
   -- nothing due: waits and run deadlines far in the future cost one index probe, however many
   select exists (select 1 from pgflow.step_tasks t where t.status = 'started' and t.lease_expires_at <= now()),
-         exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now()),
+         exists (select 1 from pgflow.runs q where q.status = 'queued' and q.start_at <= now()
+                   and q.started_at is null and q.failed_at is null and q.cancelled_at is null),
          exists (select 1 from pgflow.step_states w where w.wait_expires_at <= now()),
          exists (select 1 from pgflow.runs q where q.status = 'started' and q.timeout_at <= now())
     into v_expired, v_due, v_waits_due, v_runs_due;

@@ -1,4 +1,4 @@
--- 0005_flow_control: runs before functions/.
+-- 0006_flow_control: runs before functions/.
 -- Concurrency and rate limits on flows and steps (set by set_flow_control), the run's
 -- concurrencyKey (start_flow takes p_concurrency_key), each task's limit key, the
 -- per-flow claim index, and the bookkeeping of slots and starts.
