@@ -97,6 +97,15 @@ const FEATURES: Record<string, (config: BenchConfig) => Promise<FeatureResult>> 
     });
     return { table: subflowsTable(r), result: r };
   },
+  // F1–F4 of issue 17; FC_BASELINE_LIB names a baseline's lib/ (e.g. a checkout of main) for W1's overhead
+  flowcontrol: async (config) => {
+    const { measureFlowControl, flowControlTable } = await import('./workloads/flow-control.workload');
+    const r = await measureFlowControl({
+      serverUrl: config.pgUrl, backlog: scaled(config, 20_000), rounds: config.rounds, samples: scaled(config, 30),
+      baselineLib: process.env.FC_BASELINE_LIB, log: (msg) => log(`flowcontrol: ${msg}`),
+    });
+    return { table: flowControlTable(r), result: r };
+  },
 };
 
 function scaled(config: BenchConfig, n: number): number {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PgflowDefinitionError } from '../core/errors/pgflow.error';
 import { slugProblem } from '../core/slug';
 import { PgflowDatabase } from '../db/pgflow.database';
-import { addStep, createFlow, deprecateFlow } from '../db/queries';
+import { addStep, createFlow, deprecateFlow, setFlowControl } from '../db/queries';
 import { buildFlowDefinition } from '../definitions/dag.compiler';
 import { WorkflowRegistry } from '../definitions/workflow.registry';
 import { StepHandler } from '../interfaces/step-context.interface';
@@ -22,13 +22,16 @@ export class FlowBuilder {
     private readonly registry: WorkflowRegistry,
   ) {}
 
-  /** Creates a flow, or updates the options of an existing one (`runTimeout` included). */
+  /** Creates a flow, or updates the options of an existing one (`runTimeout` and limits included). */
   async createFlow(slug: string, opts: FlowOptions = {}): Promise<void> {
     const problem = slugProblem(slug);
     if (problem) throw new PgflowDefinitionError(`flow: ${problem}`);
     // validates option values with the same rules and messages as decorated workflows
-    buildFlowDefinition({ slug, ...opts }, [{ slug: 'probe' }]);
-    await createFlow(this.db, { slug, ...opts });
+    const def = buildFlowDefinition({ slug, ...opts }, [{ slug: 'probe' }]);
+    await this.db.dataSource.transaction(async (manager) => {
+      await createFlow(this.db, { slug, ...def.options }, manager);
+      await setFlowControl(this.db, slug, null, def.limits, manager);
+    });
   }
 
   /** Adds a step whose dependencies already exist; same validation as `@Step`. */
@@ -38,7 +41,10 @@ export class FlowBuilder {
     const stubs = dependsOn.filter((d) => d !== stepSlug).map((d) => ({ slug: d, dependsOn: [] }));
     const step = buildFlowDefinition({ slug: flowSlug }, [...stubs, { ...opts, slug: stepSlug, dependsOn }])
       .steps.find((s) => s.slug === stepSlug);
-    await addStep(this.db, flowSlug, step ?? { slug: stepSlug });
+    await this.db.dataSource.transaction(async (manager) => {
+      await addStep(this.db, flowSlug, step ?? { slug: stepSlug }, manager);
+      await setFlowControl(this.db, flowSlug, stepSlug, step?.limits ?? {}, manager);
+    });
   }
 
   /**

@@ -64,6 +64,9 @@ export class PgflowClient {
     if (opts.idempotencyKey !== undefined && (typeof opts.idempotencyKey !== 'string' || !opts.idempotencyKey)) {
       throw new PgflowValidationError('idempotencyKey must be a non-empty string');
     }
+    if (opts.concurrencyKey !== undefined && (typeof opts.concurrencyKey !== 'string' || !opts.concurrencyKey)) {
+      throw new PgflowValidationError(`concurrencyKey must be a non-empty string (got ${JSON.stringify(opts.concurrencyKey)})`);
+    }
     // the PRODUCER span; its context is stored on the run, where every attempt's span finds it
     const span = this.telemetry.startRun(slug);
     try {

@@ -1,6 +1,7 @@
 import { PgflowDefinitionError } from '../core/errors/pgflow.error';
 import { FlowOptions, StepOptions } from '../interfaces/workflow-options.interface';
 import { slugProblem } from '../core/slug';
+import { checkFlowControl, FlowControlDefinition } from './flow-control.rules';
 
 /** A validated step, dependencies resolved (sequential form applied). */
 export interface StepDefinition {
@@ -22,12 +23,16 @@ export interface StepDefinition {
   subflow?: string;
   /** Name of the class's method that compensates this step. */
   compensate?: string;
+  /** Concurrency and rate limits of the step's tasks. */
+  limits: FlowControlDefinition;
 }
 
 /** A validated flow whose steps are in topological order (declaration order breaks ties). */
 export interface FlowDefinition {
   slug: string;
   options: FlowOptions;
+  /** Concurrency and rate limits of all the flow's tasks together. */
+  limits: FlowControlDefinition;
   steps: StepDefinition[];
 }
 
@@ -69,6 +74,8 @@ export function buildFlowDefinition(
   const flowOptionProblems = optionProblems({
     maxAttempts: flow.maxAttempts, baseDelay: flow.baseDelay, timeout: flow.timeout, runTimeout: flow.runTimeout,
   });
+  const flowControl = checkFlowControl(flow);
+  flowOptionProblems.push(...flowControl.problems);
   if (flowOptionProblems.length) fail(null, flowOptionProblems.join('; '));
   if (declared.length === 0) fail(null, 'has no steps (decorate methods with @Step)');
 
@@ -84,6 +91,8 @@ export function buildFlowDefinition(
     const deps = sequential ? (i > 0 ? [declared[i - 1].slug] : []) : [...(s.dependsOn ?? [])];
     if (new Set(deps).size !== deps.length) fail(s.slug, 'dependsOn lists a step twice');
     const problems = optionProblems(s as unknown as Record<string, unknown>);
+    const control = checkFlowControl(s);
+    problems.push(...control.problems);
     if (problems.length) fail(s.slug, problems.join('; '));
     if (s.map !== undefined) {
       if (deps.length > 1) fail(s.slug, `a map step can have at most one dependency (has ${deps.join(', ')})`);
@@ -125,7 +134,7 @@ export function buildFlowDefinition(
       slug: s.slug, dependsOn: deps, map: s.map, initialTasks: s.initialTasks,
       maxAttempts: s.maxAttempts, baseDelay: s.baseDelay, timeout: s.timeout, startDelay: s.startDelay,
       if: s.if, ifNot: s.ifNot, whenUnmet: s.whenUnmet ?? 'skip', whenExhausted: s.whenExhausted ?? 'fail',
-      signal: s.signal, signalTimeout: s.signalTimeout, subflow, compensate: s.compensate,
+      signal: s.signal, signalTimeout: s.signalTimeout, subflow, compensate: s.compensate, limits: control.limits,
     };
   });
 
@@ -141,6 +150,7 @@ export function buildFlowDefinition(
   return {
     slug: flow.slug,
     options: { maxAttempts: flow.maxAttempts, baseDelay: flow.baseDelay, timeout: flow.timeout, runTimeout: flow.runTimeout },
+    limits: flowControl.limits,
     steps: topologicalOrder(steps),
   };
 }

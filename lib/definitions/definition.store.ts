@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { PgflowDefinitionError } from '../core/errors/pgflow.error';
 import { PgflowDatabase } from '../db/pgflow.database';
-import { addStep, createFlow, storedStepSlugs } from '../db/queries';
+import { addStep, createFlow, setFlowControl, storedStepSlugs } from '../db/queries';
 import { FlowDefinition } from './dag.compiler';
 import { PgflowExplorer } from './pgflow.explorer';
 import { orderBySubflows } from './subflow.graph';
@@ -60,6 +60,10 @@ export class DefinitionStore implements OnModuleInit {
       }
     }
     await createFlow(this.db, { slug: def.slug, ...def.options }, manager);
-    for (const step of def.steps) await addStep(this.db, def.slug, step, manager);
+    await setFlowControl(this.db, def.slug, null, def.limits, manager);
+    for (const step of def.steps) {
+      await addStep(this.db, def.slug, step, manager);
+      await setFlowControl(this.db, def.slug, step.slug, step.limits, manager);
+    }
   }
 }

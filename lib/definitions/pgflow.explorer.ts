@@ -70,7 +70,7 @@ export class PgflowExplorer implements OnModuleInit {
     }
     this.registry.addWorkflow({
       slug: options.slug, definition, target, inputDto: options.input,
-      cron: options.cron, cronInput: options.cronInput, handlers, compensators,
+      cron: options.cron, cronInput: options.cronInput, cronTimezone: options.cronTimezone, handlers, compensators,
     });
   }
 

@@ -16,6 +16,7 @@ export interface RegisteredFlow {
   inputDto?: Type<unknown>;
   cron?: string;
   cronInput?: unknown;
+  cronTimezone?: string;
   handlers: Map<string, BoundHandler>;
   /** Compensation methods by step slug (decorated workflows only). */
   compensators?: Map<string, BoundHandler>;

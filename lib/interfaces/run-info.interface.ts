@@ -71,6 +71,11 @@ export interface StartRunOptions {
   startAt?: Date;
   /** Start inside the caller's transaction (visible to workers only if it commits). */
   manager?: import('typeorm').EntityManager;
+  /**
+   * Replaces the key of every keyed `concurrency`/`rateLimit` of this run (instead of
+   * the value at the limit's `key` path in the input). Default: none.
+   */
+  concurrencyKey?: string;
 }
 
 /** Filter of `PgflowClient.listRuns`. */

@@ -10,8 +10,45 @@ export interface RetryOptions {
   timeout?: number;
 }
 
+/**
+ * At most `limit` tasks (of the flow, or of the step) run at once across all worker
+ * processes; a task counts from its claim until its result is stored or its lease expires.
+ */
+export interface ConcurrencyOptions {
+  /** Tasks running at once, an integer >= 1. */
+  limit: number;
+  /**
+   * Dot path into the run input (`'tenant.id'`): the limit holds per distinct value
+   * (compared as JSON text; runs without the value share one bucket). Default: none
+   * (one limit for all runs). `startRun({ concurrencyKey })` replaces the value.
+   */
+  key?: string;
+}
+
+/**
+ * At most `limit` task starts (claims of first attempts and retries, by the database
+ * clock) in any window of `periodSeconds`: a sliding window, never exceeded at window
+ * boundaries.
+ */
+export interface RateLimitOptions {
+  /** Task starts per window, an integer >= 1. */
+  limit: number;
+  /** Window length in seconds, an integer >= 1. */
+  periodSeconds: number;
+  /** Dot path into the run input, as `ConcurrencyOptions.key`. Default: none. */
+  key?: string;
+}
+
+/** Concurrency and rate limits of a flow or a step, enforced by the database at claim time. */
+export interface FlowControlOptions {
+  /** Default: no concurrency limit. */
+  concurrency?: ConcurrencyOptions;
+  /** Default: no rate limit. */
+  rateLimit?: RateLimitOptions;
+}
+
 /** Options of a flow as a whole (`@Workflow`, `FlowBuilder.createFlow`). */
-export interface FlowOptions extends RetryOptions {
+export interface FlowOptions extends RetryOptions, FlowControlOptions {
   /**
    * Seconds from a run's start: a run not finished by then fails with
    * `run timed out after <n> s`, its unfinished steps cancelled and running handlers
@@ -27,16 +64,18 @@ export interface WorkflowOptions extends FlowOptions {
   /** class-validator DTO the run input must satisfy. Default: none. */
   input?: Type<unknown>;
   /**
-   * Cron expression (`cron` package syntax: 5 fields, or 6 with seconds; the process's
-   * time zone). Each tick starts one run, however many instances tick. Default: none.
+   * Cron expression (`cron` package syntax: 5 fields, or 6 with seconds; in
+   * `cronTimezone`). Each tick starts one run, however many instances tick. Default: none.
    */
   cron?: string;
   /** Input of runs started by `cron`, checked against `input` at boot. Default `{}`. */
   cronInput?: unknown;
+  /** IANA time zone `cron` is read in (`'Europe/Paris'`). Default: the process's time zone. */
+  cronTimezone?: string;
 }
 
 /** Options of `@Step`. */
-export interface StepOptions extends RetryOptions {
+export interface StepOptions extends RetryOptions, FlowControlOptions {
   /** Step slug. Default: the method name. */
   slug?: string;
   /** Steps whose outputs this step needs. Default: none (a root), or the previous step in sequential form. */

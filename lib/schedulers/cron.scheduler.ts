@@ -20,9 +20,22 @@ export function cronJobName(flowSlug: string): string {
 
 type CronFlow = RegisteredFlow & { cron: string };
 
+/** Why `zone` is not a usable cronTimezone (an IANA name such as `Europe/Paris`), or null. */
+export function timeZoneProblem(zone: unknown): string | null {
+  if (zone === undefined) return null;
+  if (typeof zone !== 'string' || !zone) return `cronTimezone must be an IANA time zone name (got ${JSON.stringify(zone)})`;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return null;
+  } catch {
+    return `cronTimezone "${zone}" is not an IANA time zone name (such as "Europe/Paris")`;
+  }
+}
+
 /**
  * Starts a run of each `@Workflow({ cron })` on every tick.
  *
+ * Expressions are read in the workflow's `cronTimezone` (default: the process's zone).
  * Ticks happen in processes whose worker is enabled, for the flows that worker
  * executes (`worker.flows`); client-only processes never tick. Every ticking
  * instance starts the run with the idempotency key `cron:<tick ISO time>`, so each
@@ -56,8 +69,11 @@ export class CronScheduler implements OnModuleInit, OnApplicationBootstrap, OnMo
       const where = `workflow "${flow.slug}"`;
       if (flow.cron === undefined) {
         if (flow.cronInput !== undefined) throw new PgflowDefinitionError(`${where}: cronInput is set but cron is not`);
+        if (flow.cronTimezone !== undefined) throw new PgflowDefinitionError(`${where}: cronTimezone is set but cron is not`);
         continue;
       }
+      const zoneProblem = timeZoneProblem(flow.cronTimezone);
+      if (zoneProblem) throw new PgflowDefinitionError(`${where}: ${zoneProblem}`);
       if (typeof flow.cron !== 'string' || !flow.cron.trim()) {
         throw new PgflowDefinitionError(`${where}: cron must be a non-empty cron expression`);
       }
@@ -108,6 +124,7 @@ export class CronScheduler implements OnModuleInit, OnApplicationBootstrap, OnMo
     let due: Date | undefined;
     const job = CronJob.from({
       cronTime: flow.cron,
+      timeZone: flow.cronTimezone,
       start: false,
       name: cronJobName(flow.slug),
       onTick: () => {

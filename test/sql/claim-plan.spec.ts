@@ -10,13 +10,16 @@ describe('claim query plan with a large finished history', () => {
   useAsyncCommit(db);
   const HISTORY = 100_000;
 
+  // the per-flow probe of start_tasks (tasks under no limit, in claim order)
   const CLAIM_SELECT = `
-    select t.run_id, t.step_slug, t.task_index
-      from pgflow.step_tasks t
-     where t.status = 'queued' and t.visible_at <= now()
-     order by t.priority desc, t.visible_at
-     limit 10
-       for update skip locked`;
+    select q.run_id, q.step_slug, q.task_index
+      from pgflow.flows fl
+     cross join lateral (
+       select t.run_id, t.step_slug, t.task_index from pgflow.step_tasks t
+        where t.status = 'queued' and t.flow_slug = fl.flow_slug and t.limit_key = '' and t.visible_at <= now()
+        order by t.priority desc, t.visible_at
+        limit 10
+          for update skip locked) q`;
 
   beforeAll(async () => {
     await defineFlow(pool(), 'history', [{ slug: 'a' }]);
@@ -52,13 +55,15 @@ describe('claim query plan with a large finished history', () => {
 
   it('so does the flow-filtered form, also as a generic plan (as inside PL/pgSQL)', async () => {
     const filtered = `
-      select t.run_id, t.step_slug, t.task_index
-        from pgflow.step_tasks t
-       where t.status = 'queued' and t.visible_at <= now()
-         and ($1::text[] is null or t.flow_slug = any($1::text[]))
-       order by t.priority desc, t.visible_at
-       limit $2::int
-         for update skip locked`;
+      select q.run_id, q.step_slug, q.task_index
+        from pgflow.flows fl
+       cross join lateral (
+         select t.run_id, t.step_slug, t.task_index from pgflow.step_tasks t
+          where t.status = 'queued' and t.flow_slug = fl.flow_slug and t.limit_key = '' and t.visible_at <= now()
+          order by t.priority desc, t.visible_at
+          limit $2::int
+            for update skip locked) q
+       where $1::text[] is null or fl.flow_slug = any($1::text[])`;
     expect(await plan(filtered, [['live'], 10])).toContain('step_tasks_queued_idx');
     await withClient(pool(), async (c) => {
       await c.query('set plan_cache_mode = force_generic_plan');
@@ -84,15 +89,22 @@ describe('claim query plan with a large finished history', () => {
           expect(new Set(claimed.map((t) => t.flow_slug))).toEqual(new Set(['live']));
         }
       });
-      const claimPlans = plans.filter((n) => n.includes('for update skip locked') && n.includes('with claimed as'));
+      // the choice (locks the tasks) and the claim (updates them by ctid) are two statements
+      const choicePlans = plans.filter((n) => n.includes('for update skip locked') && n.includes('v_chosen := array('));
+      const claimPlans = plans.filter((n) => n.includes('with claimed as'));
+      expect(choicePlans).toHaveLength(7);
       expect(claimPlans).toHaveLength(7);
-      for (const plan of claimPlans) {
+      for (const plan of choicePlans) {
         expect(plan).toContain('step_tasks_queued_idx');
-        expect(plan).toContain('Tid Scan on step_tasks');
-        expect(plan).not.toMatch(/Seq Scan on step_tasks/);
+        expect(plan).not.toMatch(/Seq Scan on (step_tasks|flows)/);
         // a generic plan refers to the function's arguments as parameters; a custom
         // plan (made anew on every call, which cost more than the claim) inlines them
-        expect(plan).toMatch(/flow_slug = ANY \(\$\d+\)/);
+        // (a worker of one flow probes it alone: p_flow_slugs[1])
+        expect(plan).toMatch(/flow_slug = (ANY \(\$\d+\)|\(\$\d+\)\[1\])/);
+      }
+      for (const plan of claimPlans) {
+        expect(plan).toContain('Tid Scan on step_tasks');
+        expect(plan).not.toMatch(/Seq Scan on step_tasks/);
       }
     });
   });

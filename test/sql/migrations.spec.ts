@@ -37,6 +37,22 @@ describe('pgflow migrations, one at a time', () => {
     expect(await applied()).toEqual(all);
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('p_lease_seconds');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
+    expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
+
+    // 0007 (flow control) undone: no limits, limit keys or bookkeeping; the earlier claim is back
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(false);
+    expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz,text,uuid,text,int,text)')).toBe(false);
+    expect(await exists('pgflow.start_flow(text,jsonb,uuid,text,int,timestamptz,text,uuid,text,int)')).toBe(true);
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('t.ctid = any(array(');
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('t.compensation');
+    expect(await ds.query(`select to_regclass('pgflow.limit_starts') as t`)).toEqual([{ t: null }]);
+    expect(await ds.query(`select count(*)::int as n from information_schema.columns
+      where table_schema = 'pgflow' and column_name in ('limit_key', 'concurrency_key', 'opt_concurrency', 'limited')`))
+      .toEqual([{ n: 0 }]);
+    all.pop();
+
     expect(await index('runs_finished_idx')).toBe(false);
     expect(await index('step_tasks_worker_idx')).toBe(false);
 

@@ -8,7 +8,7 @@ describe('migrated schema', () => {
       `select table_name from information_schema.tables where table_schema = 'pgflow' order by 1`,
     );
     expect(rows.map((r) => r.table_name)).toEqual(
-      ['deps', 'flows', 'runs', 'signals', 'step_states', 'step_tasks', 'steps', 'workers'],
+      ['deps', 'flows', 'limit_starts', 'runs', 'signals', 'step_states', 'step_tasks', 'steps', 'workers'],
     );
   });
 });

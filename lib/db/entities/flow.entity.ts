@@ -10,4 +10,11 @@ export class FlowEntity {
   @Column({ type: 'boolean' }) deprecated!: boolean;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'opt_run_timeout', type: 'int', nullable: true }) optRunTimeout!: number | null;
+  @Column({ name: 'opt_concurrency', type: 'int', nullable: true }) optConcurrency!: number | null;
+  @Column({ name: 'opt_concurrency_key', type: 'text', nullable: true }) optConcurrencyKey!: string | null;
+  @Column({ name: 'opt_rate_limit', type: 'int', nullable: true }) optRateLimit!: number | null;
+  @Column({ name: 'opt_rate_period', type: 'int', nullable: true }) optRatePeriod!: number | null;
+  @Column({ name: 'opt_rate_key', type: 'text', nullable: true }) optRateKey!: string | null;
+  /** The flow or one of its steps declares a limit. */
+  @Column({ type: 'boolean' }) limited!: boolean;
 }

@@ -24,4 +24,5 @@ export class RunEntity {
   @Column({ name: 'parent_step_slug', type: 'text', nullable: true }) parentStepSlug!: string | null;
   @Column({ name: 'parent_task_index', type: 'int', nullable: true }) parentTaskIndex!: number | null;
   @Column({ name: 'compensation_reason', type: 'text', nullable: true }) compensationReason!: string | null;
+  @Column({ name: 'concurrency_key', type: 'text', nullable: true }) concurrencyKey!: string | null;
 }

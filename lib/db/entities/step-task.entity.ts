@@ -24,4 +24,6 @@ export class StepTaskEntity {
   @Column({ type: 'jsonb', nullable: true }) progress!: unknown;
   @Column({ name: 'attempt_history', type: 'jsonb', nullable: true }) attemptHistory!: unknown;
   @Column({ type: 'text', nullable: true }) compensation!: string | null;
+  /** '' under no limit, else the step and its limits' key values. */
+  @Column({ name: 'limit_key', type: 'text' }) limitKey!: string;
 }

@@ -23,4 +23,9 @@ export class StepEntity {
   @Column({ name: 'opt_signal_timeout', type: 'int', nullable: true }) optSignalTimeout!: number | null;
   @Column({ name: 'subflow_slug', type: 'text', nullable: true }) subflowSlug!: string | null;
   @Column({ type: 'boolean' }) compensate!: boolean;
+  @Column({ name: 'opt_concurrency', type: 'int', nullable: true }) optConcurrency!: number | null;
+  @Column({ name: 'opt_concurrency_key', type: 'text', nullable: true }) optConcurrencyKey!: string | null;
+  @Column({ name: 'opt_rate_limit', type: 'int', nullable: true }) optRateLimit!: number | null;
+  @Column({ name: 'opt_rate_period', type: 'int', nullable: true }) optRatePeriod!: number | null;
+  @Column({ name: 'opt_rate_key', type: 'text', nullable: true }) optRateKey!: string | null;
 }

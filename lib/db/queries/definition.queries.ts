@@ -32,6 +32,12 @@ export interface StepRow {
   compensate?: string | boolean;
 }
 
+/** Concurrency and rate limits as `pgflow.set_flow_control` stores them (absent: none). */
+export interface FlowControlRow {
+  concurrency?: { limit: number; key?: string };
+  rateLimit?: { limit: number; periodSeconds: number; key?: string };
+}
+
 const json = (v: object | undefined) => (v === undefined ? null : JSON.stringify(v));
 
 /** Slugs of the steps stored for a flow (none: the flow is new). */
@@ -58,6 +64,19 @@ export async function addStep(db: Queryable, flowSlug: string, s: StepRow, manag
       s.maxAttempts ?? null, s.baseDelay ?? null, s.timeout ?? null, s.startDelay ?? null,
       json(s.if), json(s.ifNot), s.whenUnmet ?? 'skip', s.whenExhausted ?? 'fail',
       s.signal ?? null, s.signalTimeout ?? null, s.subflow ?? null, !!s.compensate,
+    ], manager);
+  } catch (err) {
+    throw mapSqlError(err, { flowSlug });
+  }
+}
+
+/** Replaces the limits of a flow (`stepSlug` null) or of one of its steps. */
+export async function setFlowControl(db: Queryable, flowSlug: string, stepSlug: string | null, l: FlowControlRow,
+  manager?: EntityManager): Promise<void> {
+  try {
+    await db.run(SQL.set_flow_control, [
+      flowSlug, stepSlug, l.concurrency?.limit ?? null, l.concurrency?.key ?? null,
+      l.rateLimit?.limit ?? null, l.rateLimit?.periodSeconds ?? null, l.rateLimit?.key ?? null,
     ], manager);
   } catch (err) {
     throw mapSqlError(err, { flowSlug });

@@ -16,6 +16,8 @@ export interface StartFlowOptions {
   manager?: EntityManager;
   /** W3C traceparent of the span that starts the run. */
   traceparent?: string;
+  /** Replaces the key of every keyed limit of the run. */
+  concurrencyKey?: string;
 }
 
 /** Starts a run (or returns the run of the same idempotency key); resolves with its id. */
@@ -23,7 +25,7 @@ export async function startFlow(db: Queryable, flowSlug: string, inputJson: stri
   try {
     const rows = await db.run<{ run_id: string }>(SQL.start_flow,
       [flowSlug, inputJson, o.runId ?? null, o.idempotencyKey ?? null, o.priority ?? 0, o.startAt ?? null,
-        o.traceparent ?? null], o.manager);
+        o.traceparent ?? null, o.concurrencyKey ?? null], o.manager);
     return rows[0].run_id;
   } catch (err) {
     throw mapSqlError(err, { flowSlug });

@@ -6,6 +6,7 @@
 -- p_traceparent: the W3C trace context of the span that started the run, stored so
 -- every attempt's span joins that trace in whichever process runs it.
 -- p_parent_*: the task of a subflow step this run is the child of (start_child_runs).
+-- p_concurrency_key: replaces the key of every keyed limit of the run's tasks.
 create or replace function pgflow.start_flow(
   p_flow_slug text,
   p_input jsonb default '{}'::jsonb,
@@ -16,7 +17,8 @@ create or replace function pgflow.start_flow(
   p_traceparent text default null,
   p_parent_run_id uuid default null,
   p_parent_step_slug text default null,
-  p_parent_task_index int default null
+  p_parent_task_index int default null,
+  p_concurrency_key text default null
 )
 returns pgflow.runs
 language plpgsql
@@ -62,13 +64,13 @@ begin
   -- session's snapshots (SubtransSLRU). A conflict on either unique key is sorted out below.
   insert into pgflow.runs (run_id, flow_slug, status, input, remaining_steps, priority, idempotency_key,
                            start_at, started_at, timeout_at, traceparent,
-                           parent_run_id, parent_step_slug, parent_task_index)
+                           parent_run_id, parent_step_slug, parent_task_index, concurrency_key)
   values (coalesce(p_run_id, gen_random_uuid()), p_flow_slug,
           case when v_queued then 'queued' else 'started' end, v_input, v_steps,
           coalesce(p_priority, 0), p_idempotency_key, p_start_at,
           case when v_queued then null else now() end,
           case when v_queued then null else now() + make_interval(secs => v_flow.opt_run_timeout) end,
-          p_traceparent, p_parent_run_id, p_parent_step_slug, p_parent_task_index)
+          p_traceparent, p_parent_run_id, p_parent_step_slug, p_parent_task_index, p_concurrency_key)
   on conflict do nothing
   returning * into v_run;
 

@@ -32,7 +32,14 @@ create table pgflow.steps (
   unique (flow_slug, step_index),
   check ((step_type = 'map') = (map_source is not null)),
   check (step_type = 'single' or initial_tasks is null),
-  constraint steps_signal_timeout_check check (opt_signal_timeout is null or signal_name is not null)
+  constraint steps_signal_timeout_check check (opt_signal_timeout is null or signal_name is not null),
+  -- flow control of the step's tasks (null: no such limit), as on pgflow.flows
+  opt_concurrency     int check (opt_concurrency is null or opt_concurrency >= 1),
+  opt_concurrency_key text,
+  opt_rate_limit      int check (opt_rate_limit is null or opt_rate_limit >= 1),
+  opt_rate_period     int check (opt_rate_period is null or opt_rate_period >= 1),
+  opt_rate_key        text,
+  check ((opt_rate_limit is null) = (opt_rate_period is null))
 );
 -- one step per signal name and flow: a signal releases exactly one wait
 create unique index steps_signal_idx on pgflow.steps (flow_slug, signal_name) where signal_name is not null;

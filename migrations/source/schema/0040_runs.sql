@@ -25,7 +25,9 @@ create table pgflow.runs (
   parent_step_slug text,
   parent_task_index int,
   -- why the run is compensating (or was, once compensation_failed): 'failed' or 'cancelled'
-  compensation_reason text check (compensation_reason in ('failed', 'cancelled'))
+  compensation_reason text check (compensation_reason in ('failed', 'cancelled')),
+  -- startRun({ concurrencyKey }): replaces the key of every keyed limit of this run
+  concurrency_key text
 );
 -- one child per parent task: a resumed parent task resumes its child instead of starting another
 create unique index runs_parent_idx on pgflow.runs (parent_run_id, parent_step_slug, parent_task_index)

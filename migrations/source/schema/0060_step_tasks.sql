@@ -33,15 +33,23 @@ create table pgflow.step_tasks (
   -- its dependents' compensations are done, 'running' while status queues and runs it
   -- as a task of its own, 'done'. Null: no compensation.
   compensation     text check (compensation in ('pending', 'running', 'done')),
+  -- '' for a task under no limit. Under limits: '<step>:' and the JSON array of its key
+  -- values, set when the task is created; tasks sharing it share every limit bucket,
+  -- so a claim visits one entry per distinct value instead of every queued task
+  limit_key        text not null default '',
   primary key (run_id, step_slug, task_index),
   foreign key (run_id, step_slug) references pgflow.step_states (run_id, step_slug) on delete cascade
 );
 -- The claimable set lives in two small partial indexes so that finished history
--- never enters the claim path.
-create index step_tasks_queued_idx on pgflow.step_tasks (priority desc, visible_at)
-  include (flow_slug) where status = 'queued';
+-- never enters the claim path. Claims probe it per flow (round-robin across flows) and
+-- per limit key (round-robin across keys, skipping saturated ones).
+create index step_tasks_queued_idx on pgflow.step_tasks (flow_slug, limit_key, priority desc, visible_at)
+  where status = 'queued';
 create index step_tasks_lease_idx on pgflow.step_tasks (lease_expires_at)
   where status = 'started';
+-- running tasks under limits: what a claim counts against a concurrency limit
+create index step_tasks_limited_idx on pgflow.step_tasks (flow_slug, step_slug)
+  where status = 'started' and limit_key <> '';
 -- (a worker's own started tasks are found through step_tasks_lease_idx: the started
 -- set is as small as the tasks running, and one index less is one entry less per claim)
 -- claims churn this table; vacuum it early so dead index entries do not pile up
