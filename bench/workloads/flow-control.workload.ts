@@ -23,6 +23,9 @@ import { NestFactory } from '@nestjs/core';
 import { performance } from 'perf_hooks';
 import { Client } from 'pg';
 import * as ours from '../../lib';
+import { dropDatabase, freshDatabase } from '../support/database';
+import { median, percentile } from '../support/stats';
+import { until } from '../support/wait';
 
 type Lib = typeof ours;
 
@@ -131,40 +134,10 @@ async function boot(lib: Lib, url: string, limited = true): Promise<INestApplica
   return NestFactory.createApplicationContext(FlowControlBenchModule, { logger: false });
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
 
-function percentile(values: number[], p: number): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length ? v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))] : NaN;
-}
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
 
-async function until(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 5): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 async function startRuns(pg: Client, flow: string, n: number, input = '{}'): Promise<void> {
   for (let done = 0; done < n; done += 5000) {
@@ -272,12 +245,8 @@ export async function measureFlowControl(o: FlowControlOptions): Promise<FlowCon
   const samples = o.samples ?? 30;
   const baseline = o.baselineLib ? ((await import(o.baselineLib)) as Lib) : undefined;
   const dbs = { ours: 'pgflow_bench_fc', baseline: 'pgflow_bench_fc_base' };
-  for (const db of Object.values(dbs)) {
-    await admin(o.serverUrl, `drop database if exists ${db} with (force)`);
-    await admin(o.serverUrl, `create database ${db}`);
-  }
-  const url = withDatabase(o.serverUrl, dbs.ours);
-  const baseUrl = withDatabase(o.serverUrl, dbs.baseline);
+  const url = await freshDatabase(o.serverUrl, dbs.ours);
+  const baseUrl = await freshDatabase(o.serverUrl, dbs.baseline);
   try {
     const dag = await dagDrain(ours, url);
     log(`F1: ${dag.runs} DAG runs in ${dag.seconds.toFixed(2)} s, per tenth ${dag.perTenth.join(' ')}`);
@@ -301,7 +270,7 @@ export async function measureFlowControl(o: FlowControlOptions): Promise<FlowCon
     log(`F4: p50 ${fair.p50.toFixed(1)} ms, p95 ${fair.p95.toFixed(1)} ms`);
     return { dag, dagBaseline, w1, limited, fairness: fair };
   } finally {
-    for (const db of Object.values(dbs)) await admin(o.serverUrl, `drop database if exists ${db} with (force)`);
+    for (const db of Object.values(dbs)) await dropDatabase(o.serverUrl, db);
   }
 }
 

@@ -17,8 +17,9 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { performance } from 'perf_hooks';
-import { Client } from 'pg';
 import { PgflowClient, PgflowModule, Step, Workflow } from '../../lib';
+import { dropDatabase, freshDatabase } from '../support/database';
+import { median } from '../support/stats';
 
 /** What `measureSubflows` reports. */
 export interface SubflowsResult {
@@ -77,36 +78,15 @@ function appModule(url: string) {
   return SubflowsBenchModule;
 }
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
 
 /** Runs F1 against a database of its own on `serverUrl`'s server. */
 export async function measureSubflows(o: SubflowsOptions): Promise<SubflowsResult> {
   const log = o.log ?? (() => undefined);
   const elements = o.elements ?? 1000;
   const rounds = o.rounds ?? 3;
-  await admin(o.serverUrl, `drop database if exists ${DB_NAME} with (force)`);
-  await admin(o.serverUrl, `create database ${DB_NAME}`);
-  const url = withDatabase(o.serverUrl, DB_NAME);
+  const url = await freshDatabase(o.serverUrl, DB_NAME);
   const app = await NestFactory.createApplicationContext(appModule(url), { logger: false });
   try {
     const client = app.get(PgflowClient);
@@ -126,7 +106,7 @@ export async function measureSubflows(o: SubflowsOptions): Promise<SubflowsResul
     return { elements, seconds, median: median(seconds) };
   } finally {
     await app.close();
-    await admin(o.serverUrl, `drop database if exists ${DB_NAME} with (force)`);
+    await dropDatabase(o.serverUrl, DB_NAME);
   }
 }
 
