@@ -11,7 +11,9 @@ import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
 /** Snapshots kept to tell which steps changed; the oldest are dropped past this. */
 const MAX_SNAPSHOTS = 2000;
 /** Runs read at once while notifications pile up. */
-const READ_BATCH = 50;
+const READ_BATCH = 500;
+/** How long a read waits for more notifications to fold in: fewer, larger reads under load. */
+const GATHER_MS = 50;
 /** Without NOTIFY: the newest runs each poll reads, beside the unfinished runs already seen. */
 const POLL_NEWEST = 50;
 const FINISHED = new Set<string>(['completed', 'failed', 'cancelled']);
@@ -113,6 +115,7 @@ export class DashboardEvents implements OnModuleDestroy {
     if (this.reading) return;
     this.reading = true;
     try {
+      await new Promise((r) => setTimeout(r, GATHER_MS));
       while (this.pending.size && this.source) {
         const batch = [...this.pending].slice(0, READ_BATCH);
         for (const id of batch) this.pending.delete(id);
