@@ -36,11 +36,13 @@ describe('a worker behind PgBouncer killed mid-task', () => {
     a.kill('SIGKILL');
     expect(await a.exited()).toBeNull();
 
-    const held = await query<{ status: string; claimed_by: string; lease_expires_at: Date }>(
-      `select status, claimed_by, lease_expires_at from pgflow.step_tasks where step_slug = 'hold'`);
+    const held = await query<{ status: string; claimed_by: string; lease_expires_at: Date; run_id: string; task_index: number }>(
+      `select status, claimed_by, lease_expires_at, run_id, task_index from pgflow.step_tasks where step_slug = 'hold'`);
     expect(held).toHaveLength(TASKS);
     for (const t of held) expect(t).toMatchObject({ status: 'started', claimed_by: 'pooled-a' });
-    const leaseEnd = Math.max(...held.map((t) => t.lease_expires_at.getTime()));
+    // each task's own lease: a heartbeat passes over rows locked at that moment, so leases
+    // of one worker can end up to a heartbeat apart
+    const leaseEnd = new Map(held.map((t) => [`${t.run_id}:${t.task_index}`, t.lease_expires_at.getTime()]));
 
     const b = spawnWorker('pooled-b', { STEP_TIMEOUT, PREPARED_STATEMENTS: 'false' });
     await b.waitFor(/^READY /m, 60_000);
@@ -60,13 +62,13 @@ describe('a worker behind PgBouncer killed mid-task', () => {
       expect(t.error_message).toMatch(/lease expired/);
     }
     // each hold task ran twice (A killed, then B after A's lease), everything else once
-    const perTask = await query<{ workers: string; first_b: Date }>(
-      `select string_agg(worker, ',' order by attempt) workers, min(at) filter (where worker = 'pooled-b') first_b
+    const perTask = await query<{ workers: string; first_b: Date; run_id: string; idx: number }>(
+      `select run_id, idx, string_agg(worker, ',' order by attempt) workers, min(at) filter (where worker = 'pooled-b') first_b
          from executions where step = 'hold' group by run_id, idx`);
     expect(perTask).toHaveLength(TASKS);
     for (const t of perTask) {
       expect(t.workers).toBe('pooled-a,pooled-b');
-      expect(t.first_b.getTime()).toBeGreaterThanOrEqual(leaseEnd - 50);
+      expect(t.first_b.getTime()).toBeGreaterThanOrEqual((leaseEnd.get(`${t.run_id}:${t.idx}`) ?? Infinity) - 50);
     }
     expect(await query(`select step, run_id, idx from executions where step <> 'hold'
                           group by step, run_id, idx having count(*) > 1`)).toEqual([]);
