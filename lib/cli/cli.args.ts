@@ -1,5 +1,6 @@
 import { parseArgs } from 'util';
 import { assertRunId } from '../core/errors/sql-error.mapper';
+import { RUN_STATUSES } from '../core/pgflow.constants';
 import { RunStatus } from '../interfaces/run-info.interface';
 import { CliUsageError } from './cli.errors';
 
@@ -17,8 +18,6 @@ const FLAGS = {
 /** A flag the CLI knows (each command accepts some of them). */
 export type FlagName = keyof typeof FLAGS;
 
-const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled', 'compensating',
-  'compensation_failed'];
 const MAX_LIMIT = 10_000;
 
 /** The flags of a command line, checked and typed. */

@@ -3,12 +3,10 @@ import { interval, merge, Observable } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { PgflowRunCancelledError, PgflowRunFailedError, PgflowTimeoutError } from '../core/errors/run.errors';
 import { PgflowUnknownRunError } from '../core/errors/pgflow.error';
+import { FINISHED_RUN_STATUSES } from '../core/pgflow.constants';
 import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
 import { NotifyListener } from '../db/notify.listener';
 import { diffRun } from './run.events';
-
-/** Final statuses: `'compensating'` is not one (the run is still doing its compensations). */
-const FINISHED = new Set(['completed', 'failed', 'cancelled', 'compensation_failed']);
 
 /**
  * Wraps a read so it never overlaps itself: a call while one is running makes it run
@@ -81,7 +79,7 @@ export class RunWatcher {
         }
       });
       const sub = merge(
-        this.listener.runs$.pipe(filter((s) => s.runId === runId && FINISHED.has(s.status))),
+        this.listener.runs$.pipe(filter((s) => s.runId === runId && FINISHED_RUN_STATUSES.has(s.status))),
         this.listener.connected$,
         interval(this.listener.available ? Math.max(this.pollMs, 1000) : this.pollMs),
       ).subscribe(check);
@@ -108,7 +106,7 @@ export class RunWatcher {
           if (!run) throw new PgflowUnknownRunError(runId);
           // the last progress may share the final transaction (a subflow's last child):
           // a read woken by another notification must not end the watch without it
-          const rows = !readProgress && FINISHED.has(run.status) ? await this.fetchProgress(runId) : read;
+          const rows = !readProgress && FINISHED_RUN_STATUSES.has(run.status) ? await this.fetchProgress(runId) : read;
           if (subscriber.closed) return true;
           for (const r of rows) {
             const key = `${r.step_slug}/${r.task_index}`;
@@ -119,7 +117,7 @@ export class RunWatcher {
           }
           for (const event of diffRun(last, run)) subscriber.next(event);
           last = run;
-          if (!FINISHED.has(run.status)) return false;
+          if (!FINISHED_RUN_STATUSES.has(run.status)) return false;
           subscriber.complete();
         } catch (err) {
           subscriber.error(err);

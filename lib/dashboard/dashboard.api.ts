@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PgflowClient } from '../client/pgflow.client';
 import { PgflowUnknownRunError, PgflowValidationError } from '../core/errors/pgflow.error';
+import { RUN_STATUSES } from '../core/pgflow.constants';
 import { PgflowDatabase } from '../db/pgflow.database';
 import {
   countRunsByStatus, findRunsByKey, FlowGraph, listFlowGraphs, listRunSignals, listRunsPage, RunSignalInfo, RunsPageFilter,
@@ -8,8 +9,6 @@ import {
 import { RunInfo, RunStatus, SignalResult, TaskInfo, WorkerInfo } from '../interfaces/run-info.interface';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RUN_STATUSES: readonly RunStatus[] = ['queued', 'started', 'completed', 'failed', 'cancelled', 'compensating',
-  'compensation_failed'];
 /** Most runs one page may ask for. */
 const MAX_LIMIT = 500;
 /** Most runs one bulk action touches. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { diffRun } from '../client/run.events';
-import { PGFLOW_OPTIONS } from '../core/pgflow.constants';
+import { FINISHED_RUN_STATUSES, PGFLOW_OPTIONS } from '../core/pgflow.constants';
 import { ResolvedPgflowOptions } from '../core/options.resolver';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
@@ -16,7 +16,6 @@ const READ_BATCH = 500;
 const GATHER_MS = 50;
 /** Without NOTIFY: the newest runs each poll reads, beside the unfinished runs already seen. */
 const POLL_NEWEST = 50;
-const FINISHED = new Set<string>(['completed', 'failed', 'cancelled']);
 
 /** One SSE message per event: `data: <json>` and a blank line. */
 export function sseMessages(events: readonly RunEvent[]): string {
@@ -95,7 +94,7 @@ export class DashboardEvents implements OnModuleDestroy {
     if (this.listener.available || this.polling || !this.source) return;
     this.polling = true;
     try {
-      const unfinished = [...this.snapshots.values()].filter((r) => !FINISHED.has(r.status)).map((r) => r.runId);
+      const unfinished = [...this.snapshots.values()].filter((r) => !FINISHED_RUN_STATUSES.has(r.status)).map((r) => r.runId);
       const [newest, seen] = await Promise.all([
         listRuns(this.db, { limit: POLL_NEWEST }),
         unfinished.length ? findRuns(this.db, unfinished) : Promise.resolve([]),
