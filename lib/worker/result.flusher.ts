@@ -32,6 +32,15 @@ export interface FlushObserver {
 
 const MAX_BATCH = 500;
 /**
+ * Batches in flight at once. Storing results is most of the database's work in a
+ * drain, and one statement at a time kept it on one backend, one core, while the
+ * other sat idle between claims. A second batch is sent only while the first is in
+ * flight and enough results wait to be worth a statement of their own; a lone result
+ * (a chain's next step) still goes out at once in the first lane.
+ */
+const LANES = 2;
+const SECOND_LANE_AT = 250;
+/**
  * Results that may wait unstored before they take slots from the claims: one batch
  * being sent and the next filling up. Big batches are what makes storing results
  * cheap (one statement and one synchronous commit each), so claims do not wait for
@@ -62,12 +71,13 @@ export class ResultFlusher {
   private failures: Failure[] = [];
   /** Subflow tasks whose handlers returned their child's input (JSON text in `output`). */
   private childStarts: Completion[] = [];
-  private flushing?: Promise<void>;
-  /** Results taken out of the queues and being sent now. */
+  /** Flushes in flight, each sending one batch at a time. */
+  private readonly lanes = new Set<Promise<void>>();
+  /** Results taken out of the queues and being sent now, by every lane. */
   private sending = 0;
   private errors = 0;
   private abandoned = false;
-  private wakeBackoff?: () => void;
+  private readonly wakeBackoff = new Set<() => void>();
 
   /**
    * `send` delivers one batch (a JSON array of `count` results) to `complete_tasks`;
@@ -102,8 +112,9 @@ export class ResultFlusher {
 
   /** Resolves when everything reported so far is persisted. */
   async drain(): Promise<void> {
-    while (this.flushing || this.pending) {
-      await (this.flushing ?? this.schedule());
+    while (this.lanes.size || this.pending) {
+      if (!this.lanes.size) this.schedule();
+      await Promise.all([...this.lanes]);
     }
   }
 
@@ -118,7 +129,7 @@ export class ResultFlusher {
     this.completions = [];
     this.failures = [];
     this.childStarts = [];
-    this.wakeBackoff?.();
+    for (const wake of [...this.wakeBackoff]) wake();
     this.settled?.();
     return dropped;
   }
@@ -146,14 +157,17 @@ export class ResultFlusher {
     return Math.max(0, this.unsettled - UNSTORED_ALLOWANCE);
   }
 
-  private schedule(): Promise<void> {
-    this.flushing ??= this.run().finally(() => {
-      this.flushing = undefined;
-      if (this.pending && !this.abandoned) void this.schedule();
+  private schedule(): void {
+    const open = this.lanes.size === 0 || (this.lanes.size < LANES && this.pending >= SECOND_LANE_AT);
+    if (!open) return;
+    const lane: Promise<void> = this.run().finally(() => {
+      this.lanes.delete(lane);
+      if (this.pending && !this.abandoned) this.schedule();
     });
-    return this.flushing;
+    this.lanes.add(lane);
   }
 
+  /** One lane: sends batches until nothing is left to send. */
   private async run(): Promise<void> {
     // let results produced in the same tick join this flush
     await new Promise((r) => setImmediate(r));
@@ -161,7 +175,9 @@ export class ResultFlusher {
       const completions = this.completions.splice(0, MAX_BATCH);
       const failures = this.failures.splice(0, MAX_BATCH);
       const childStarts = this.childStarts.splice(0, MAX_BATCH);
-      this.sending = completions.length + failures.length + childStarts.length;
+      // what this lane holds out of the queues
+      let held = completions.length + failures.length + childStarts.length;
+      this.sending += held;
       try {
         if (completions.length) await this.flushCompletions(completions);
         if (childStarts.length) await this.flushChildStarts(childStarts);
@@ -170,12 +186,13 @@ export class ResultFlusher {
         this.completions.unshift(...completions);
         this.failures.unshift(...failures);
         this.childStarts.unshift(...childStarts);
-        this.sending = 0;
+        this.sending -= held;
         await this.backoff(err as Error);
         continue;
       }
       // the completions are stored; their slots are free for the next claim
-      this.sending = failures.length;
+      this.sending -= held - failures.length;
+      held = failures.length;
       if (completions.length || childStarts.length) this.settled?.();
       for (let i = 0; i < failures.length; i++) {
         try {
@@ -189,17 +206,20 @@ export class ResultFlusher {
             this.logger.error(`recording failure of ${failures[i].run_id}/${failures[i].step_slug} refused: ` +
               `${(err as Error).message}`);
             this.sending--;
+            held--;
             continue;
           }
           this.failures.unshift(...failures.slice(i));
-          this.sending = 0;
+          this.sending -= held;
+          held = 0;
           await this.backoff(err as Error);
           break;
         }
         this.sending--;
+        held--;
       }
       if (failures.length) {
-        this.sending = 0;
+        this.sending -= held;
         this.settled?.();
       }
     }
@@ -268,12 +288,13 @@ export class ResultFlusher {
     const delay = backoffMs(this.errors, 50, 10_000);
     this.logger.warn(`reporting results failed (${err.message}); retrying in ${delay} ms`);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delay);
-      this.wakeBackoff = () => {
+      const wake = (): void => {
         clearTimeout(timer);
+        this.wakeBackoff.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, delay);
+      this.wakeBackoff.add(wake);
     });
-    this.wakeBackoff = undefined;
   }
 }

@@ -3,8 +3,11 @@
 -- A run whose last step this was completes in the same update: one new row version
 -- (and one set of index entries) per finished run instead of two. A completed child
 -- run completes its parent's task in the same transaction (settle_parents).
-create or replace function pgflow.cascade_finished(p_run_ids uuid[], p_step_slugs text[])
-returns void
+-- p_flow_slugs: the steps' flows when the caller has them at hand (complete_tasks
+-- does), saving a read of each step state. Returns the runs that completed.
+create or replace function pgflow.cascade_finished(p_run_ids uuid[], p_step_slugs text[],
+                                                   p_flow_slugs text[] default null)
+returns uuid[]
 language plpgsql
 -- planned once per session, never with a seq scan, like start_tasks: custom plans
 -- (which know the arrays' lengths) were the default and were made anew on every call
@@ -16,9 +19,14 @@ declare
   v_children uuid[];
 begin
   with fin as (
+    select f.run_id, f.step_slug, f.flow_slug
+      from unnest(p_run_ids, p_step_slugs, p_flow_slugs) as f(run_id, step_slug, flow_slug)
+     where p_flow_slugs is not null
+    union all
     select f.run_id, f.step_slug, ss.flow_slug
       from unnest(p_run_ids, p_step_slugs) as f(run_id, step_slug)
       join pgflow.step_states ss on ss.run_id = f.run_id and ss.step_slug = f.step_slug
+     where p_flow_slugs is null
   ), dec as (
     select fin.run_id, d.step_slug, count(*)::int as n
       from fin
@@ -59,5 +67,6 @@ begin
   if v_children is not null then
     perform pgflow.settle_parents(v_children);
   end if;
+  return v_done;
 end;
 $$;

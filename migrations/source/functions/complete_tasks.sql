@@ -14,47 +14,73 @@ set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 as $$
 declare
+  v_r_runs uuid[];
+  v_r_steps text[];
+  v_r_idx int[];
+  v_r_attempts int[];
+  v_r_outputs jsonb[];
+  v_live uuid[];
   v_done_runs uuid[];
   v_done_steps text[];
   v_done_idx int[];
   v_done_attempts int[];
+  v_done_outputs jsonb[];
   v_fin_runs uuid[];
   v_fin_steps text[];
+  v_fin_flows text[];
+  v_ended uuid[];
   v_compensating boolean;
 begin
   if jsonb_typeof(p_results) is distinct from 'array' then
     raise exception 'complete_tasks expects a JSON array of results' using errcode = 'PGF05';
   end if;
 
-  -- one lock per run, always in run_id order: serializes every state change of a run
-  select coalesce(bool_or(l.status = 'compensating'), false) into v_compensating
-    from (select r.status from pgflow.runs r
-           where r.run_id in (select (x->>'run_id')::uuid from jsonb_array_elements(p_results) x)
+  -- the batch is parsed once; every statement below reads these arrays
+  select array_agg((x->>'run_id')::uuid order by o), array_agg(x->>'step_slug' order by o),
+         array_agg((x->>'task_index')::int order by o), array_agg((x->>'attempt')::int order by o),
+         array_agg(coalesce(x->'output', 'null'::jsonb) order by o)
+    into v_r_runs, v_r_steps, v_r_idx, v_r_attempts, v_r_outputs
+    from jsonb_array_elements(p_results) with ordinality as e(x, o);
+
+  -- one lock per run, always in run_id order: serializes every state change of a run;
+  -- the runs still live are the ones whose results can count
+  select coalesce(bool_or(l.status = 'compensating'), false),
+         array_agg(l.run_id) filter (where l.status in ('started', 'queued'))
+    into v_compensating, v_live
+    from (select r.run_id, r.status from pgflow.runs r
+           where r.run_id = any(v_r_runs)
            order by r.run_id for no key update) l;
 
-  with res as (
-    select (x->>'run_id')::uuid as run_id, x->>'step_slug' as step_slug, (x->>'task_index')::int as task_index,
-           (x->>'attempt')::int as attempt, coalesce(x->'output', 'null'::jsonb) as output
-      from jsonb_array_elements(p_results) x
-  ), done as (
-    update pgflow.step_tasks t
-       set status = 'completed', output = res.output, completed_at = now(), lease_expires_at = null
-      from res, pgflow.runs r
-     where t.run_id = res.run_id and t.step_slug = res.step_slug and t.task_index = res.task_index
-       and t.status = 'started' and t.attempts_count = res.attempt
-       and r.run_id = t.run_id and r.status in ('started', 'queued')
-    returning t.run_id, t.step_slug, t.task_index, t.attempts_count
-  )
-  select array_agg(done.run_id), array_agg(done.step_slug), array_agg(done.task_index), array_agg(done.attempts_count)
-    into v_done_runs, v_done_steps, v_done_idx, v_done_attempts
-    from done;
+  if v_live is not null then
+    -- Each task is found by its primary key. Written as `t.status = 'started'`, the
+    -- condition would let the planner walk step_tasks_lease_idx (every running task,
+    -- of every worker) and match each against the batch.
+    with res as (
+      select u.run_id, u.step_slug, u.task_index, u.attempt, u.output
+        from unnest(v_r_runs, v_r_steps, v_r_idx, v_r_attempts, v_r_outputs)
+             as u(run_id, step_slug, task_index, attempt, output)
+       where u.run_id = any(v_live)
+    ), done as (
+      update pgflow.step_tasks t
+         set status = 'completed', output = res.output, completed_at = now(), lease_expires_at = null
+        from res
+       where t.run_id = res.run_id and t.step_slug = res.step_slug and t.task_index = res.task_index
+         and case when t.status = 'started' then t.attempts_count end = res.attempt
+      returning t.run_id, t.step_slug, t.task_index, t.attempts_count, t.output
+    )
+    select array_agg(done.run_id), array_agg(done.step_slug), array_agg(done.task_index),
+           array_agg(done.attempts_count), array_agg(done.output)
+      into v_done_runs, v_done_steps, v_done_idx, v_done_attempts, v_done_outputs
+      from done;
+  end if;
 
   if v_done_runs is not null then
     -- one update per step: the counter drops and, when it reaches zero, the step
-    -- completes with its output in the same row version
+    -- completes with its output in the same row version. A single-task step's output
+    -- is the one result just stored: taken from the batch, not read back.
     with counted as (
-      select d.run_id, d.step_slug, count(*)::int as n
-        from unnest(v_done_runs, v_done_steps) as d(run_id, step_slug)
+      select d.run_id, d.step_slug, count(*)::int as n, (array_agg(d.output))[1] as first_output
+        from unnest(v_done_runs, v_done_steps, v_done_outputs) as d(run_id, step_slug, output)
        group by d.run_id, d.step_slug
     ), dec as (
       update pgflow.step_states ss
@@ -63,9 +89,7 @@ begin
              completed_at = case when ss.remaining_tasks = c.n then now() else ss.completed_at end,
              output = case
                when ss.remaining_tasks <> c.n then ss.output
-               when s.step_type = 'single' and s.initial_tasks is null then
-                 (select t.output from pgflow.step_tasks t
-                   where t.run_id = ss.run_id and t.step_slug = ss.step_slug and t.task_index = 0)
+               when s.step_type = 'single' and s.initial_tasks is null then c.first_output
                else
                  (select jsonb_agg(t.output order by t.task_index) from pgflow.step_tasks t
                    where t.run_id = ss.run_id and t.step_slug = ss.step_slug)
@@ -73,14 +97,17 @@ begin
         from counted c, pgflow.steps s
        where ss.run_id = c.run_id and ss.step_slug = c.step_slug
          and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-      returning ss.run_id, ss.step_slug, ss.remaining_tasks
+      returning ss.run_id, ss.step_slug, ss.flow_slug, ss.remaining_tasks
     )
-    select array_agg(dec.run_id), array_agg(dec.step_slug) into v_fin_runs, v_fin_steps
+    select array_agg(dec.run_id), array_agg(dec.step_slug), array_agg(dec.flow_slug)
+      into v_fin_runs, v_fin_steps, v_fin_flows
       from dec where dec.remaining_tasks = 0;
 
     if v_fin_runs is not null then
-      perform pgflow.cascade_finished(v_fin_runs, v_fin_steps);
-      perform pgflow.start_ready_steps(array(select distinct x from unnest(v_fin_runs) x));
+      v_ended := pgflow.cascade_finished(v_fin_runs, v_fin_steps, v_fin_flows);
+      -- a run that completed has no step left to start
+      perform pgflow.start_ready_steps(array(select distinct x from unnest(v_fin_runs) x
+                                              where not x = any(coalesce(v_ended, '{}'))));
     end if;
   end if;
 
@@ -94,10 +121,10 @@ begin
   -- the attempt is part of the match: a stale attempt of a task whose current attempt
   -- was accepted in the same batch must still be reported as not accepted
   return query
-    select (x->>'run_id')::uuid, x->>'step_slug', (x->>'task_index')::int,
-           exists (select 1 from unnest(v_done_runs, v_done_steps, v_done_idx, v_done_attempts) as d(r, s, i, a)
-                    where d.r = (x->>'run_id')::uuid and d.s = x->>'step_slug' and d.i = (x->>'task_index')::int
-                      and d.a = (x->>'attempt')::int)
-      from jsonb_array_elements(p_results) x;
+    select r.run_id, r.step_slug, r.task_index, d.r is not null
+      from unnest(v_r_runs, v_r_steps, v_r_idx, v_r_attempts) with ordinality as r(run_id, step_slug, task_index, attempt, o)
+      left join (select distinct * from unnest(v_done_runs, v_done_steps, v_done_idx, v_done_attempts)) as d(r, s, i, a)
+        on d.r = r.run_id and d.s = r.step_slug and d.i = r.task_index and d.a = r.attempt
+     order by r.o;
 end;
 $$;
