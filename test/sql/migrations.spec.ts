@@ -39,6 +39,15 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
 
+    // 0008 (complete path) undone: cascade_finished returns nothing and takes no flows again
+    expect(await exists('pgflow.cascade_finished(uuid[],text[],text[])')).toBe(true);
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await exists('pgflow.cascade_finished(uuid[],text[],text[])')).toBe(false);
+    expect(await exists('pgflow.cascade_finished(uuid[],text[])')).toBe(true);
+    expect(await source('pgflow.complete_tasks(jsonb)')).toContain('from res, pgflow.runs r');
+    all.pop();
+
     // 0007 (flow control) undone: no limits, limit keys or bookkeeping; the earlier claim is back
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
@@ -108,7 +117,7 @@ describe('pgflow migrations, one at a time', () => {
     await ds.runMigrations({ transaction: 'each' });
     const every = PGFLOW_MIGRATIONS.map((m) => new m().name);
     expect(await applied()).toEqual(every);
-    expect(await source('pgflow.cascade_finished(uuid[],text[])')).toContain("'completed'");
+    expect(await source('pgflow.cascade_finished(uuid[],text[],text[])')).toContain("'completed'");
     expect(await exists('pgflow.start_tasks(text[],text,int,uuid[],int)')).toBe(true);
     expect(await index('runs_finished_idx')).toBe(false);
   });
