@@ -39,7 +39,7 @@ const MAX_BATCH = 500;
  * (a chain's next step) still goes out at once in the first lane.
  */
 const LANES = 2;
-const SECOND_LANE_AT = 250;
+const SECOND_LANE_AT = 100;
 /**
  * Results that may wait unstored before they take slots from the claims: one batch
  * being sent and the next filling up. Big batches are what makes storing results
