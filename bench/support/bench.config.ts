@@ -101,7 +101,7 @@ export function readConfig(): BenchConfig {
     }),
     counts: {
       singles: n(20_000),
-      drainCapMs: cap(6_000, 2_000),
+      drainCapMs: cap(4_000, 2_000),
       chains: n(300),
       chainCapMs: cap(4_000, 1_500),
       fanout: n(10_000),
