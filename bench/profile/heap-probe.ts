@@ -44,7 +44,9 @@ async function main(): Promise<void> {
       if (counter.handled < next) continue;
       gc();
       const m = process.memoryUsage();
-      console.log(`${counter.handled} tasks: heapUsed ${(m.heapUsed / 2 ** 20).toFixed(1)} MB, rss ${(m.rss / 2 ** 20).toFixed(0)} MB`);
+      const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+      console.log(`${counter.handled} tasks: heapUsed ${mb(m.heapUsed)} MB, heapTotal ${mb(m.heapTotal)} MB, ` +
+        `external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)}), rss ${mb(m.rss)} MB`);
       if (process.env.HEAP_SNAPSHOTS && (next === step || next + step > N)) {
         console.log(writeHeapSnapshot(`${process.env.HEAP_SNAPSHOTS}/at-${next}.heapsnapshot`));
       }
