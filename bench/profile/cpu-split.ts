@@ -15,6 +15,7 @@ import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
  * of N single-step runs (tuned or defaults). Postgres's share is read from /proc, so the
  * server must run on this machine.
  *   npx ts-node --transpile-only bench/profile/cpu-split.ts [N=20000] [tuned|defaults] [rounds=3]
+ * PROBE_WORKER (JSON) overrides worker options, e.g. {"batchSize":250,"maxConcurrency":500}.
  */
 const DB = 'pgflow_cpu_split';
 const SERVER = process.env.PROFILE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const counter = new HandledCounter();
   @Module({
     imports: [PgflowModule.forRoot({ dataSource: { type: 'postgres', url }, migrationsRun: true,
-      worker: { autoStart: false, ...(KIND === 'tuned' ? PGFLOW_TUNED : {}) } })],
+      worker: { autoStart: false, ...(KIND === 'tuned' ? PGFLOW_TUNED : {}), ...(process.env.PROBE_WORKER ? JSON.parse(process.env.PROBE_WORKER) : {}) } })],
     providers: [{ provide: HandledCounter, useValue: counter }, ...BENCH_FLOWS],
   })
   class ProbeModule {}
