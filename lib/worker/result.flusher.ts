@@ -32,15 +32,6 @@ export interface FlushObserver {
 
 const MAX_BATCH = 500;
 /**
- * Batches in flight at once. Storing results is most of the database's work in a
- * drain, and one statement at a time kept it on one backend, one core, while the
- * other sat idle between claims. A second batch is sent only while the first is in
- * flight and enough results wait to be worth a statement of their own; a lone result
- * (a chain's next step) still goes out at once in the first lane.
- */
-const LANES = 2;
-const SECOND_LANE_AT = 100;
-/**
  * Results that may wait unstored before they take slots from the claims: one batch
  * being sent and the next filling up. Big batches are what makes storing results
  * cheap (one statement and one synchronous commit each), so claims do not wait for
@@ -71,13 +62,12 @@ export class ResultFlusher {
   private failures: Failure[] = [];
   /** Subflow tasks whose handlers returned their child's input (JSON text in `output`). */
   private childStarts: Completion[] = [];
-  /** Flushes in flight, each sending one batch at a time. */
-  private readonly lanes = new Set<Promise<void>>();
-  /** Results taken out of the queues and being sent now, by every lane. */
+  private flushing?: Promise<void>;
+  /** Results taken out of the queues and being sent now. */
   private sending = 0;
   private errors = 0;
   private abandoned = false;
-  private readonly wakeBackoff = new Set<() => void>();
+  private wakeBackoff?: () => void;
 
   /**
    * `send` delivers one batch (a JSON array of `count` results) to `complete_tasks`;
@@ -112,9 +102,8 @@ export class ResultFlusher {
 
   /** Resolves when everything reported so far is persisted. */
   async drain(): Promise<void> {
-    while (this.lanes.size || this.pending) {
-      if (!this.lanes.size) this.schedule();
-      await Promise.all([...this.lanes]);
+    while (this.flushing || this.pending) {
+      await (this.flushing ?? this.schedule());
     }
   }
 
@@ -129,7 +118,7 @@ export class ResultFlusher {
     this.completions = [];
     this.failures = [];
     this.childStarts = [];
-    for (const wake of [...this.wakeBackoff]) wake();
+    this.wakeBackoff?.();
     this.settled?.();
     return dropped;
   }
@@ -157,17 +146,14 @@ export class ResultFlusher {
     return Math.max(0, this.unsettled - UNSTORED_ALLOWANCE);
   }
 
-  private schedule(): void {
-    const open = this.lanes.size === 0 || (this.lanes.size < LANES && this.pending >= SECOND_LANE_AT);
-    if (!open) return;
-    const lane: Promise<void> = this.run().finally(() => {
-      this.lanes.delete(lane);
-      if (this.pending && !this.abandoned) this.schedule();
+  private schedule(): Promise<void> {
+    this.flushing ??= this.run().finally(() => {
+      this.flushing = undefined;
+      if (this.pending && !this.abandoned) void this.schedule();
     });
-    this.lanes.add(lane);
+    return this.flushing;
   }
 
-  /** One lane: sends batches until nothing is left to send. */
   private async run(): Promise<void> {
     // let results produced in the same tick join this flush
     await new Promise((r) => setImmediate(r));
@@ -175,9 +161,7 @@ export class ResultFlusher {
       const completions = this.completions.splice(0, MAX_BATCH);
       const failures = this.failures.splice(0, MAX_BATCH);
       const childStarts = this.childStarts.splice(0, MAX_BATCH);
-      // what this lane holds out of the queues
-      let held = completions.length + failures.length + childStarts.length;
-      this.sending += held;
+      this.sending = completions.length + failures.length + childStarts.length;
       try {
         if (completions.length) await this.flushCompletions(completions);
         if (childStarts.length) await this.flushChildStarts(childStarts);
@@ -186,13 +170,12 @@ export class ResultFlusher {
         this.completions.unshift(...completions);
         this.failures.unshift(...failures);
         this.childStarts.unshift(...childStarts);
-        this.sending -= held;
+        this.sending = 0;
         await this.backoff(err as Error);
         continue;
       }
       // the completions are stored; their slots are free for the next claim
-      this.sending -= held - failures.length;
-      held = failures.length;
+      this.sending = failures.length;
       if (completions.length || childStarts.length) this.settled?.();
       for (let i = 0; i < failures.length; i++) {
         try {
@@ -206,20 +189,17 @@ export class ResultFlusher {
             this.logger.error(`recording failure of ${failures[i].run_id}/${failures[i].step_slug} refused: ` +
               `${(err as Error).message}`);
             this.sending--;
-            held--;
             continue;
           }
           this.failures.unshift(...failures.slice(i));
-          this.sending -= held;
-          held = 0;
+          this.sending = 0;
           await this.backoff(err as Error);
           break;
         }
         this.sending--;
-        held--;
       }
       if (failures.length) {
-        this.sending -= held;
+        this.sending = 0;
         this.settled?.();
       }
     }
@@ -288,13 +268,12 @@ export class ResultFlusher {
     const delay = backoffMs(this.errors, 50, 10_000);
     this.logger.warn(`reporting results failed (${err.message}); retrying in ${delay} ms`);
     await new Promise<void>((resolve) => {
-      const wake = (): void => {
+      const timer = setTimeout(resolve, delay);
+      this.wakeBackoff = () => {
         clearTimeout(timer);
-        this.wakeBackoff.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, delay);
-      this.wakeBackoff.add(wake);
     });
+    this.wakeBackoff = undefined;
   }
 }

@@ -89,11 +89,8 @@ export class TaskPoller {
   /** Starts claims while a lane and slots are free. */
   private fill(): void {
     // the second lane opens only while claims come back full: an idle worker's
-    // backstop poll stays one query. On a wake-up (new work announced) a claim lent to
-    // the flusher does not count as ours: its query may wait on run locks, and the new
-    // work must not wait with it.
-    while (this.state === 'running' && this.inFlight < this.lanes
-           && this.inFlight - (this.wakeRequested ? this.piggybacks.size : 0) < (this.backlog ? this.lanes : 1)) {
+    // backstop poll stays one query
+    while (this.state === 'running' && this.inFlight < (this.backlog ? this.lanes : 1)) {
       const want = this.wanted();
       if (want <= 0) return; // a freed slot fills again
       this.wakeRequested = false;
@@ -114,15 +111,12 @@ export class TaskPoller {
 
   /**
    * Hands a claim to a caller that is about to send a query anyway (the flusher
-   * reporting results): undefined when both lanes are busy, a claim is lent already or
-   * no slot is free.
+   * reporting results): undefined when both lanes are busy or no slot is free.
    * `freedFirst`: slots the caller's query frees before it claims (the results it
    * stores), counted as free although `running()` still includes them.
    */
   piggyback(freedFirst = 0): PiggybackClaim | undefined {
-    // One claim lent at a time: the flusher may have two batches in flight, and two
-    // batches waiting on their runs' locks must not take both lanes from the claims.
-    if (this.state !== 'running' || this.inFlight >= this.lanes || this.piggybacks.size > 0) return undefined;
+    if (this.state !== 'running' || this.inFlight >= this.lanes) return undefined;
     const want = this.wanted(freedFirst);
     if (want <= 0) return undefined;
     // a refill pending for slots freed before now: this claim is for them

@@ -74,38 +74,4 @@ describe('backpressure', () => {
       await locker.end();
     }
   });
-
-  it('a batch waiting on its run lock does not hold back the results of other runs', async () => {
-    await createApp({ providers: [Handled, SingleFlow], worker: { enabled: false } });
-    const [{ run_id: stuck }] = await query<{ run_id: string }>(
-      `select (pgflow.start_flow('bp_single', '{}'::jsonb)).run_id`);
-    // the stuck run's result is the first batch the worker sends; it waits on this lock
-    const locker = new Client({ connectionString: db().url });
-    await locker.connect();
-    try {
-      await locker.query('begin');
-      await locker.query('select 1 from pgflow.runs where run_id = $1 for no key update', [stuck]);
-      const app = await createApp({ providers: [Handled, SingleFlow] });
-      const handled = app.get(Handled);
-      await until('the stuck run handled', () => handled.count >= 1);
-
-      const others = 300;
-      const ids = (await query<{ run_id: string }>(
-        `select (pgflow.start_flow('bp_single', '{}'::jsonb)).run_id from generate_series(1, $1)`, [others]))
-        .map((r) => r.run_id);
-      // stored by a second batch while the first still waits (with one batch in flight at
-      // a time they all waited behind it)
-      await until('the other runs completed', async () => (await query<{ n: number }>(
-        `select count(*)::int as n from pgflow.runs where run_id = any($1::uuid[]) and status = 'completed'`, [ids]))[0].n
-        === others);
-      expect((await query<{ status: string }>('select status from pgflow.runs where run_id = $1', [stuck]))[0].status)
-        .toBe('started');
-
-      await locker.query('rollback');
-      await until('the stuck run completed', async () => (await query<{ status: string }>(
-        'select status from pgflow.runs where run_id = $1', [stuck]))[0].status === 'completed');
-    } finally {
-      await locker.end();
-    }
-  });
 });

@@ -151,16 +151,4 @@ describe('TaskPoller', () => {
     h.poller.wake(); // a NOTIFY
     expect(h.open().map((c) => c.n)).toEqual([5]);
   });
-
-  it('a wake-up claims beside a claim lent to the flusher, whose query may be waiting on locks', async () => {
-    h = harness({ maxConcurrency: 10, batchSize: 10 });
-    h.poller.start();
-    await h.answer(1);
-    const claim = h.poller.piggyback();
-    expect(claim?.want).toBe(5);
-    expect(h.poller.piggyback()).toBeUndefined(); // one claim lent at a time
-    h.poller.wake(); // new work announced while the lent claim has not come back
-    expect(h.open().map((c) => c.n)).toEqual([4]);
-    h.poller.piggybackDone(claim!, []);
-  });
 });
