@@ -36,7 +36,7 @@ export function sseMessages(events: readonly RunEvent[]): string {
  */
 @Injectable()
 export class DashboardEvents implements OnModuleDestroy {
-  private readonly chunks$ = new Subject<string>();
+  private readonly chunks$ = new Subject<Buffer>();
   private readonly snapshots = new Map<string, RunInfo>();
   private readonly pending = new Set<string>();
   private readonly logger = new Logger('PgflowDashboard');
@@ -52,9 +52,12 @@ export class DashboardEvents implements OnModuleDestroy {
     @Inject(PGFLOW_OPTIONS) private readonly options: ResolvedPgflowOptions,
   ) {}
 
-  /** Every run and step change from now on, while subscribed, as SSE text (see sseMessages). */
-  stream(): Observable<string> {
-    return new Observable<string>((subscriber) => {
+  /**
+   * Every run and step change from now on, while subscribed, as SSE text (see sseMessages),
+   * encoded once for all streams: a string written to each would be encoded for each.
+   */
+  stream(): Observable<Buffer> {
+    return new Observable<Buffer>((subscriber) => {
       const sub = this.chunks$.subscribe(subscriber);
       if (this.streams++ === 0) this.open();
       return () => {
@@ -102,7 +105,7 @@ export class DashboardEvents implements OnModuleDestroy {
       const runs = new Map([...newest, ...seen].map((r) => [r.runId, r]));
       // the first poll reports the newest runs as they stand: news to no page, harmless to all
       const events = [...runs.values()].flatMap((run) => this.changes(run));
-      if (events.length) this.chunks$.next(sseMessages(events));
+      if (events.length) this.publish(events);
     } catch (err) {
       this.logger.warn(`polling run changes: ${(err as Error).message}`);
     } finally {
@@ -124,11 +127,15 @@ export class DashboardEvents implements OnModuleDestroy {
           return [];
         });
         const events = runs.flatMap((run) => this.changes(run));
-        if (events.length) this.chunks$.next(sseMessages(events));
+        if (events.length) this.publish(events);
       }
     } finally {
       this.reading = false;
     }
+  }
+
+  private publish(events: RunEvent[]): void {
+    this.chunks$.next(Buffer.from(sseMessages(events)));
   }
 
   private changes(run: RunInfo): RunEvent[] {
