@@ -15,7 +15,8 @@
 //   flock /tmp/pgflow-bench.lock npx ts-node --transpile-only bench/workloads/dashboard.workload.ts
 // Knobs: DASHBOARD_BENCH_STREAMS (20), DASHBOARD_BENCH_BACKLOG (20000), DASHBOARD_BENCH_PACED
 // (runs/s, 375: about 1,000 events/s to each stream), DASHBOARD_BENCH_RUNS (1000000), DASHBOARD_BENCH_ROUNDS (3),
-// DASHBOARD_BENCH_REQUESTS (50), DASHBOARD_BENCH_SKIP_D2 (1: D1 only); BENCH_PG_URL.
+// DASHBOARD_BENCH_REQUESTS (50), DASHBOARD_BENCH_SKIP_D2 (1: D1 only), DASHBOARD_BENCH_DETAIL (brief:
+// the UI's ?brief=1 streams; full: whole RunEvents); BENCH_PG_URL.
 import 'reflect-metadata';
 import { INestApplication, INestApplicationContext, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -42,6 +43,8 @@ export interface DashboardOptions {
   requests?: number;
   /** D1 only. */
   skipApi?: boolean;
+  /** What the streams carry: `brief` (default: what the UI opens) or `full` RunEvents. */
+  detail?: 'brief' | 'full';
   log?: (msg: string) => void;
 }
 
@@ -54,7 +57,7 @@ export interface DrainSeries {
 }
 
 export interface DashboardResult {
-  streams: { count: number; backlog: number; pacedRunsPerSecond: number; paced: DrainSeries; ownDrain: DrainSeries };
+  streams: { count: number; backlog: number; pacedRunsPerSecond: number; detail: 'brief' | 'full'; paced: DrainSeries; ownDrain: DrainSeries };
   api?: { runs: number; requests: number; p50: Record<string, number> };
 }
 
@@ -151,6 +154,8 @@ interface DrainSetup {
   url: string;
   backlog: number;
   streams: number;
+  /** What the streams carry: `brief` (what the UI opens, ?brief=1) or `full` RunEvents. */
+  detail: 'brief' | 'full';
   /** The dashboard's own database with the pacer running in it; absent: the dashboard is on W1's database. */
   paced?: { url: string; runsPerSecond: number };
 }
@@ -186,7 +191,7 @@ async function drain(s: DrainSetup): Promise<{ rate: number; eventsPerStream: nu
     await pg.query(`select pgflow.start_flow('bench_dash_single', '{}'::jsonb) from generate_series(1, $1::int)`, [s.backlog]);
     await pg.query('vacuum analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
     const browsers = s.streams
-      ? await child('dashboard.browsers.ts', { DASHBOARD_EVENTS_URL: `${base}/api/events`, DASHBOARD_STREAMS: String(s.streams) })
+      ? await child('dashboard.browsers.ts', { DASHBOARD_EVENTS_URL: `${base}/api/events${s.detail === 'full' ? '' : '?brief=1'}`, DASHBOARD_STREAMS: String(s.streams) })
       : undefined;
     if (browsers) closers.push(() => browsers.stop());
     // let the pacer's rate and the streams settle before the clock starts
@@ -251,6 +256,7 @@ export async function measureDashboard(o: DashboardOptions): Promise<DashboardRe
   const backlog = o.backlog ?? 20_000;
   const pacedRunsPerSecond = o.paced ?? 375;
   const runs = o.runs ?? 1_000_000;
+  const detail = o.detail ?? 'brief';
   const rounds = o.rounds ?? 3;
   const requests = o.requests ?? 50;
   const url = await freshDatabase(o.serverUrl, DB_NAME);
@@ -262,8 +268,8 @@ export async function measureDashboard(o: DashboardOptions): Promise<DashboardRe
     const paces = { url: pacedUrl, runsPerSecond: pacedRunsPerSecond };
     for (let round = 1; round <= rounds; round++) {
       for (const [name, s, setup] of [['paced', paced, { paced: paces }], ['own drain', ownDrain, {}]] as const) {
-        const none = await drain({ url, backlog, streams: 0, ...setup });
-        const d = await drain({ url, backlog, streams, ...setup });
+        const none = await drain({ url, backlog, streams: 0, detail, ...setup });
+        const d = await drain({ url, backlog, streams, detail, ...setup });
         s.none.push(none.rate);
         s.withStreams.push(d.rate);
         s.eventsPerStreamPerSecond.push(d.eventsPerStream);
@@ -272,7 +278,7 @@ export async function measureDashboard(o: DashboardOptions): Promise<DashboardRe
       }
     }
     for (const s of [paced, ownDrain]) s.ratio = median(s.withStreams) / median(s.none);
-    const d1 = { count: streams, backlog, pacedRunsPerSecond, paced, ownDrain };
+    const d1 = { count: streams, backlog, pacedRunsPerSecond, detail, paced, ownDrain };
     if (o.skipApi) return { streams: d1 };
     log(`D2: writing ${runs.toLocaleString('en-US')} finished runs`);
     await fill(url, runs);
@@ -306,17 +312,18 @@ export async function measureDashboard(o: DashboardOptions): Promise<DashboardRe
 export function dashboardTable(r: DashboardResult): string {
   const k = (n: number) => n.toLocaleString('en-US');
   const rounds = (v: number[]) => v.map((x) => k(Math.round(x))).join(', ');
-  const { paced, ownDrain, count } = r.streams;
+  const { paced, ownDrain } = r.streams;
+  const count = `${r.streams.count} event streams (${r.streams.detail === 'brief' ? "the UI's, ?brief=1" : 'full RunEvents'})`;
   const events = (s: DrainSeries) => k(Math.round(median(s.eventsPerStreamPerSecond)));
   return [
     '| dashboard (pgflow) | value |',
     '|---|---|',
     `| D1 W1 drain in the dashboard's process, no event stream (pacer: ${k(r.streams.pacedRunsPerSecond)} runs/s in the dashboard's database) | ` +
       `${k(Math.round(median(paced.none)))} runs/s (rounds: ${rounds(paced.none)}) |`,
-    `| D1 the same, ${count} event streams open, ${events(paced)} events/s to each (rounds: ${rounds(paced.eventsPerStreamPerSecond)}) | ` +
+    `| D1 the same, ${count} open, ${events(paced)} events/s to each (rounds: ${rounds(paced.eventsPerStreamPerSecond)}) | ` +
       `${k(Math.round(median(paced.withStreams)))} runs/s (rounds: ${rounds(paced.withStreams)}) |`,
     `| D1 ratio at ~1,000 events/s per stream (target ≥ 95 %) | ${(paced.ratio * 100).toFixed(1)} % |`,
-    `| D1 above the spec's rate: ${count} streams of W1's own drain, ${events(ownDrain)} events/s to each, ÷ no stream ` +
+    `| D1 above the spec's rate: ${count} of W1's own drain, ${events(ownDrain)} events/s to each, ÷ no stream ` +
       `(${k(Math.round(median(ownDrain.withStreams)))} ÷ ${k(Math.round(median(ownDrain.none)))} runs/s) | ${(ownDrain.ratio * 100).toFixed(1)} % |`,
     ...Object.entries(r.api?.p50 ?? {}).map(([route, ms]) =>
       `| D2 GET ${route} with ${k(r.api?.runs ?? 0)} runs, p50${route === 'api/runs' ? ' (target ≤ 50 ms)' : ''} | ${ms.toFixed(1)} ms |`),
@@ -331,6 +338,7 @@ if (require.main === module) {
     backlog: num('DASHBOARD_BENCH_BACKLOG'),
     paced: num('DASHBOARD_BENCH_PACED'),
     skipApi: process.env.DASHBOARD_BENCH_SKIP_D2 === '1',
+    detail: process.env.DASHBOARD_BENCH_DETAIL === 'full' ? 'full' : 'brief',
     runs: num('DASHBOARD_BENCH_RUNS'),
     rounds: num('DASHBOARD_BENCH_ROUNDS'),
     requests: num('DASHBOARD_BENCH_REQUESTS'),

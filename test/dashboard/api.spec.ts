@@ -1,6 +1,6 @@
 import { PgflowClient, RunInfo } from '../../lib';
 import { appSql } from '../support/nest-harness';
-import { EventReader, openEvents, waitForEvent } from '../support/sse';
+import { EventReader, openEvents, StreamEvent, waitForEvent } from '../support/sse';
 import { call, KeyGuard, postJson, useDashboardApps } from './dashboard-harness';
 
 async function until(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -182,6 +182,26 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
       expect(listening).toEqual([{ n: 1 }]);
     } finally {
       for (const s of streams) s.close();
+    }
+  });
+
+  it('?brief=1 streams each change without its RunInfo / StepInfo, beside full streams', async () => {
+    const d = await start({ platform });
+    const client = d.app.get(PgflowClient);
+    const [full, brief] = await Promise.all([openEvents(`${d.origin}/pgflow/api/events`), openEvents(`${d.origin}/pgflow/api/events?brief=1`)]);
+    try {
+      await Promise.all([full.opened, brief.opened]);
+      const run = await client.startRun('ping', { brief: true });
+      const done = (e: StreamEvent) => e.type === 'run' && e.runId === run.runId && e.status === 'completed';
+      expect(await full.next(done)).toMatchObject({ run: { runId: run.runId, output: { pong: { brief: true } } } });
+      expect(await brief.next(done)).toEqual({ type: 'run', runId: run.runId, status: 'completed' });
+      const steps = brief.events().filter((e) => e.type === 'step' && e.runId === run.runId);
+      expect(steps.length).toBeGreaterThan(0);
+      for (const e of steps) expect(Object.keys(e).sort()).toEqual(['runId', 'status', 'stepSlug', 'type']);
+      expect(full.events().find((e) => e.type === 'step' && e.runId === run.runId)).toMatchObject({ step: { stepSlug: 'pong' } });
+    } finally {
+      full.close();
+      brief.close();
     }
   });
 
