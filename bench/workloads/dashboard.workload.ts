@@ -2,7 +2,8 @@
 //
 //   D1  W1 (drain a backlog of single-step runs, worker defaults) in the process that serves
 //       the dashboard, with STREAMS event streams open vs none, interleaved rounds, medians
-//       compared (target ≥ 95 %), the arms' order swapped each round. The spec's case: the streams carry about 1,000 events/s:
+//       compared (target ≥ 95 %), the arms' order swapped each round. The spec's case: the
+//       streams carry about 1,000 events/s:
 //       the dashboard's app watches a database of its own where another process (the pacer,
 //       dashboard.pacer.ts) starts and works PACED runs/s, while the same process drains W1
 //       in its database on the same server; both arms run the pacer. Beside it, the streams
