@@ -29,7 +29,7 @@ export type BriefRunEvent =
   | { type: 'run'; runId: string; status: RunStatus }
   | { type: 'step'; runId: string; stepSlug: string; status: StepStatus };
 
-/** Like sseMessages, each event without its `run` / `step` (a fifth of the bytes of a small run's). */
+/** Like sseMessages, each event without its `run` / `step` (a quarter of the bytes of a single-step run's). */
 export function briefSseMessages(events: readonly RunEvent[]): string {
   let text = '';
   for (const e of events) {
