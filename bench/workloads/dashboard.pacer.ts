@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     if (m.type !== 'stop') return;
     clearInterval(timer);
     void (async () => {
+      // a start still in flight would end as "Connection terminated"
+      while (busy) await new Promise((r) => setTimeout(r, 5));
       await pg.end();
       await app.close();
       process.disconnect();
