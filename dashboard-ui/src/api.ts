@@ -95,9 +95,10 @@ export interface WorkerInfo {
   status: 'online' | 'stale' | 'stopped';
 }
 
+/** What the page's stream carries (`api/events?brief=1`): which run or step changed; pages read the rest. */
 export type RunEvent =
-  | { type: 'run'; runId: string; status: RunStatus; run: RunInfo }
-  | { type: 'step'; runId: string; stepSlug: string; status: StepStatus; step: StepInfo };
+  | { type: 'run'; runId: string; status: RunStatus }
+  | { type: 'step'; runId: string; stepSlug: string; status: StepStatus };
 
 /** An error the API answered: `{ error, message }`. */
 export class ApiError extends Error {
@@ -131,7 +132,7 @@ let source: EventSource | undefined;
 export function onRunEvent(fn: Listener): () => void {
   listeners.add(fn);
   if (!source) {
-    source = new EventSource(`${BASE}/api/events`);
+    source = new EventSource(`${BASE}/api/events?brief=1`);
     source.onmessage = (m: MessageEvent<string>) => {
       let e: RunEvent;
       try {

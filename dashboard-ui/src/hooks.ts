@@ -19,18 +19,21 @@ export function useLoad<T>(load: () => Promise<T>, key: string) {
   return { data, error, reload };
 }
 
-/** Calls `fn` for each run event while mounted, at most once per `ms` (trailing call kept). */
-export function useRunEvents(fn: (e: RunEvent) => void, ms = 250) {
+/**
+ * Calls `fn` after run events that `match` accepts, while mounted, at most once per `ms`
+ * (the trailing call kept). Each event is matched as it arrives: matching only the last
+ * of a burst missed a run page's own change whenever another run's followed it.
+ */
+export function useRunEvents(fn: () => void, ms = 250, match: (e: RunEvent) => boolean = () => true) {
   const fnRef = useRef(fn);
   fnRef.current = fn;
+  const matchRef = useRef(match);
+  matchRef.current = match;
   useEffect(() => {
     let timer: number | undefined;
-    let last: RunEvent | undefined;
     const off = onRunEvent((e) => {
-      last = e;
-      if (timer === undefined) {
-        timer = window.setTimeout(() => { timer = undefined; if (last) fnRef.current(last); }, ms);
-      }
+      if (timer !== undefined || !matchRef.current(e)) return;
+      timer = window.setTimeout(() => { timer = undefined; fnRef.current(); }, ms);
     });
     return () => { off(); window.clearTimeout(timer); };
   }, [ms]);

@@ -112,7 +112,7 @@ export function RunPage({ runId }: { runId: string }) {
   const run = useLoad(() => get<DashboardRun>(`/runs/${encodeURIComponent(runId)}`), runId);
   const flows = useLoad(() => get<DashboardFlow[]>('/flows'), 'flows');
   const [problem, setProblem] = useState<string | undefined>(undefined);
-  useRunEvents((e) => { if (e.runId === runId) run.reload(); }, 150);
+  useRunEvents(() => run.reload(), 150, (e) => e.runId === runId);
   const act = async (verb: 'cancel' | 'retry') => {
     setProblem(undefined);
     try {

@@ -133,15 +133,16 @@ export function createDashboardController(path: string, guards: Type<CanActivate
     /**
      * Written by hand rather than with @Sse, which writes each event on its own: the
      * changes of one read arrive as one chunk, already serialized for every stream.
+     * `?brief=1`: each event without its `run`/`step` (the UI's pages read what they show).
      */
     @Get('api/events')
-    stream(@Res() res: ResponseLike): void {
+    stream(@Res() res: ResponseLike, @Query('brief') brief?: string): void {
       // Fastify hands its reply (the Node response is `raw`, taken over by hijack), Express the response
       if (typeof res.hijack === 'function') res.hijack();
       const raw: ServerResponse = res.raw ?? (res as ServerResponse);
       raw.writeHead(200, SSE_HEADERS);
       raw.write(': connected\n\n');
-      const sub = this.events.stream().subscribe((chunk) => {
+      const sub = this.events.stream(brief === '1' ? 'brief' : 'full').subscribe((chunk) => {
         // a browser that stopped reading is dropped, not buffered for: EventSource reconnects
         if (raw.writableLength > MAX_BUFFERED_BYTES) raw.destroy();
         else raw.write(chunk);

@@ -6,7 +6,7 @@ import { ResolvedPgflowOptions } from '../core/options.resolver';
 import { NotifyListener } from '../db/notify.listener';
 import { PgflowDatabase } from '../db/pgflow.database';
 import { findRuns, listRuns } from '../db/queries';
-import { RunEvent, RunInfo } from '../interfaces/run-info.interface';
+import { RunEvent, RunInfo, RunStatus, StepStatus } from '../interfaces/run-info.interface';
 
 /** Snapshots kept to tell which steps changed; the oldest are dropped past this. */
 const MAX_SNAPSHOTS = 2000;
@@ -24,6 +24,28 @@ export function sseMessages(events: readonly RunEvent[]): string {
   return text;
 }
 
+/** A run event without its RunInfo / StepInfo: what changed, for a page that reads the rest itself. */
+export type BriefRunEvent =
+  | { type: 'run'; runId: string; status: RunStatus }
+  | { type: 'step'; runId: string; stepSlug: string; status: StepStatus };
+
+/** Like sseMessages, each event without its `run` / `step` (a quarter of the bytes of a single-step run's). */
+export function briefSseMessages(events: readonly RunEvent[]): string {
+  let text = '';
+  for (const e of events) {
+    // the dashboard sends no progress events
+    if (e.type === 'progress') continue;
+    const brief: BriefRunEvent = e.type === 'step'
+      ? { type: e.type, runId: e.runId, stepSlug: e.stepSlug, status: e.status }
+      : { type: e.type, runId: e.runId, status: e.status };
+    text += `data: ${JSON.stringify(brief)}\n\n`;
+  }
+  return text;
+}
+
+/** What a stream carries: whole RunEvents, or brief ones (see briefSseMessages). */
+export type StreamDetail = 'full' | 'brief';
+
 /**
  * Run events for every browser from one LISTEN of this process (NotifyListener's
  * `runs$`, shared with waitForRun/watchRun): each notified run is read once, however
@@ -36,7 +58,7 @@ export function sseMessages(events: readonly RunEvent[]): string {
  */
 @Injectable()
 export class DashboardEvents implements OnModuleDestroy {
-  private readonly chunks$ = new Subject<string>();
+  private readonly chunks = { full: new Subject<Buffer>(), brief: new Subject<Buffer>() };
   private readonly snapshots = new Map<string, RunInfo>();
   private readonly pending = new Set<string>();
   private readonly logger = new Logger('PgflowDashboard');
@@ -52,10 +74,14 @@ export class DashboardEvents implements OnModuleDestroy {
     @Inject(PGFLOW_OPTIONS) private readonly options: ResolvedPgflowOptions,
   ) {}
 
-  /** Every run and step change from now on, while subscribed, as SSE text (see sseMessages). */
-  stream(): Observable<string> {
-    return new Observable<string>((subscriber) => {
-      const sub = this.chunks$.subscribe(subscriber);
+  /**
+   * Every run and step change from now on, while subscribed, as SSE text (sseMessages, or
+   * briefSseMessages for `'brief'`), encoded once for all streams: a string written to
+   * each would be encoded for each.
+   */
+  stream(detail: StreamDetail = 'full'): Observable<Buffer> {
+    return new Observable<Buffer>((subscriber) => {
+      const sub = this.chunks[detail].subscribe(subscriber);
       if (this.streams++ === 0) this.open();
       return () => {
         sub.unsubscribe();
@@ -102,7 +128,7 @@ export class DashboardEvents implements OnModuleDestroy {
       const runs = new Map([...newest, ...seen].map((r) => [r.runId, r]));
       // the first poll reports the newest runs as they stand: news to no page, harmless to all
       const events = [...runs.values()].flatMap((run) => this.changes(run));
-      if (events.length) this.chunks$.next(sseMessages(events));
+      if (events.length) this.publish(events);
     } catch (err) {
       this.logger.warn(`polling run changes: ${(err as Error).message}`);
     } finally {
@@ -124,11 +150,17 @@ export class DashboardEvents implements OnModuleDestroy {
           return [];
         });
         const events = runs.flatMap((run) => this.changes(run));
-        if (events.length) this.chunks$.next(sseMessages(events));
+        if (events.length) this.publish(events);
       }
     } finally {
       this.reading = false;
     }
+  }
+
+  private publish(events: RunEvent[]): void {
+    // each form is serialized only when a stream wants it, and once however many do
+    if (this.chunks.full.observed) this.chunks.full.next(Buffer.from(sseMessages(events)));
+    if (this.chunks.brief.observed) this.chunks.brief.next(Buffer.from(briefSseMessages(events)));
   }
 
   private changes(run: RunInfo): RunEvent[] {
@@ -140,7 +172,8 @@ export class DashboardEvents implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    this.chunks$.complete();
+    this.chunks.full.complete();
+    this.chunks.brief.complete();
     this.close();
   }
 }

@@ -1,81 +1,7 @@
 import { PgflowClient, RunInfo } from '../../lib';
 import { appSql } from '../support/nest-harness';
+import { EventReader, openEvents, StreamEvent, waitForEvent } from '../support/sse';
 import { call, KeyGuard, postJson, useDashboardApps } from './dashboard-harness';
-
-/** Reads `url` as a server-sent event stream until a `data:` line satisfies `match`; resolves with that event. */
-async function nextEvent(url: string, headers: Record<string, string>, match: (e: { runId?: string; type?: string; status?: string }) => boolean,
-  opened: () => Promise<unknown>): Promise<{ runId?: string; type?: string; status?: string }> {
-  const abort = new AbortController();
-  const res = await fetch(url, { headers, signal: abort.signal });
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  await opened();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('stream ended');
-      buffer += decoder.decode(value, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.startsWith('data:')) continue;
-        const event = JSON.parse(line.slice(5)) as { runId?: string; type?: string; status?: string };
-        if (match(event)) return event;
-      }
-    }
-  } finally {
-    abort.abort();
-    await reader.cancel().catch(() => undefined);
-  }
-}
-
-interface StreamEvent {
-  runId?: string;
-  type?: string;
-  status?: string;
-}
-
-interface EventReader {
-  /** resolves once the server has sent the stream's first bytes */
-  opened: Promise<void>;
-  /** every event parsed so far, one per `data:` message */
-  events(): StreamEvent[];
-  close(): void;
-}
-
-/** Reads `url` as an event stream in the background, parsing each `data:` message on its own. */
-async function openEvents(url: string): Promise<EventReader> {
-  const abort = new AbortController();
-  const res = await fetch(url, { signal: abort.signal });
-  expect(res.status).toBe(200);
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  const events: StreamEvent[] = [];
-  let buffer = '';
-  let first!: () => void;
-  const opened = new Promise<void>((resolve) => (first = resolve));
-  void (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
-      if (done) return;
-      first();
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const message = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = message.split('\n').filter((l) => l.startsWith('data:'));
-        if (data.length > 1) throw new Error(`one message carries ${data.length} data lines: ${message}`);
-        if (data.length) events.push(JSON.parse(data[0].slice(5)) as StreamEvent);
-      }
-    }
-  })();
-  return { opened, events: () => [...events], close: () => abort.abort() };
-}
 
 async function until(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -259,6 +185,26 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
     }
   });
 
+  it('?brief=1 streams each change without its RunInfo / StepInfo, beside full streams', async () => {
+    const d = await start({ platform });
+    const client = d.app.get(PgflowClient);
+    const [full, brief] = await Promise.all([openEvents(`${d.origin}/pgflow/api/events`), openEvents(`${d.origin}/pgflow/api/events?brief=1`)]);
+    try {
+      await Promise.all([full.opened, brief.opened]);
+      const run = await client.startRun('ping', { brief: true });
+      const done = (e: StreamEvent) => e.type === 'run' && e.runId === run.runId && e.status === 'completed';
+      expect(await full.next(done)).toMatchObject({ run: { runId: run.runId, output: { pong: { brief: true } } } });
+      expect(await brief.next(done)).toEqual({ type: 'run', runId: run.runId, status: 'completed' });
+      const steps = brief.events().filter((e) => e.type === 'step' && e.runId === run.runId);
+      expect(steps.length).toBeGreaterThan(0);
+      for (const e of steps) expect(Object.keys(e).sort()).toEqual(['runId', 'status', 'stepSlug', 'type']);
+      expect(full.events().find((e) => e.type === 'step' && e.runId === run.runId)).toMatchObject({ step: { stepSlug: 'pong' } });
+    } finally {
+      full.close();
+      brief.close();
+    }
+  });
+
   it('guards run on every route: pages, assets, API, mutations and the event stream', async () => {
     const d = await start({ platform, globalPrefix: 'admin', dashboard: { guards: [KeyGuard], path: '/jobs/' } });
     const client = d.app.get(PgflowClient);
@@ -282,9 +228,9 @@ describe.each(['express', 'fastify'] as const)('dashboard API (%s)', (platform) 
     }
     // with the key, the stream delivers a run's changes
     let second: RunInfo | undefined;
-    const event = await nextEvent(`${d.origin}/admin/jobs/api/events`, { 'x-dashboard-key': 'let-me-in' },
+    const event = await waitForEvent(`${d.origin}/admin/jobs/api/events`,
       (e) => e.type === 'run' && e.runId === second?.runId && e.status === 'completed',
-      async () => (second = await client.startRun('ping', { again: true })));
+      async () => (second = await client.startRun('ping', { again: true })), { headers: { 'x-dashboard-key': 'let-me-in' } });
     expect(event).toMatchObject({ type: 'run', status: 'completed' });
     expect((await call(d.origin, '/pgflow/api/runs')).status).toBe(404);
   });

@@ -86,9 +86,22 @@ describe.each(['express', 'fastify'] as const)('dashboard in a browser (%s)', (p
     await charge.locator('li[data-attempt]').nth(kept.length - 1).waitFor();
     expect(await charge.locator('li[data-attempt]').count()).toBe(kept.length);
     await charge.locator('li[data-attempt]').getByText('card declined <b>bold</b>').waitFor();
-    // a change made elsewhere (not through this page) arrives over the event stream
-    await client.signal(run.runId, 'approved', { by: 'someone else' });
-    await expectText(page, 'approve', 'completed');
+    // a change made elsewhere (not through this page) arrives over the event stream, while
+    // other runs keep changing: their events follow this run's within the page's 150 ms
+    let busy = true;
+    const others = (async () => {
+      while (busy) {
+        await client.startRun('ping', { noise: true });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      await client.signal(run.runId, 'approved', { by: 'someone else' });
+      await expectText(page, 'approve', 'completed');
+    } finally {
+      busy = false;
+      await others;
+    }
   });
 
   it("a subflow step links its child runs by task index, and a child links back to its parent", async () => {

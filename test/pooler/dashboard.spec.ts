@@ -4,6 +4,7 @@ import { AddressInfo } from 'net';
 import { PgflowClient, PgflowModule, Step, Workflow } from '../../lib';
 import { PgflowDashboardModule } from '../../lib/dashboard';
 import { NotifyListener } from '../../lib/db/notify.listener';
+import { waitForEvent } from '../support/sse';
 import { usePooledDatabase } from './pooler-harness';
 
 @Workflow({ slug: 'pooled_ping' })
@@ -11,49 +12,6 @@ class PooledPingFlow {
   @Step()
   pong(input: { run: unknown }) {
     return input.run;
-  }
-}
-
-interface StreamEvent {
-  type?: string;
-  runId?: string;
-  status?: string;
-}
-
-/** Reads an event stream until `match` accepts an event; resolves with it. */
-async function waitForEvent(url: string, match: (e: StreamEvent) => boolean, opened: () => Promise<unknown>,
-  timeoutMs: number): Promise<StreamEvent> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  try {
-    const res = await fetch(url, { signal: abort.signal });
-    expect(res.status).toBe(200);
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    let started = false;
-    for (;;) {
-      const { value, done } = await reader.read().catch((err: Error) => {
-        throw new Error(`no matching event within ${timeoutMs} ms (${err.message})`);
-      });
-      if (done) throw new Error('stream ended');
-      if (!started) {
-        started = true;
-        await opened();
-      }
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const data = buffer.slice(0, end).split('\n').find((l) => l.startsWith('data:'));
-        buffer = buffer.slice(end + 2);
-        if (!data) continue;
-        const event = JSON.parse(data.slice(5)) as StreamEvent;
-        if (match(event)) return event;
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    abort.abort();
   }
 }
 
@@ -89,7 +47,7 @@ describe('the dashboard behind PgBouncer: no notification arrives, the event str
     let runId: string | undefined;
     const completed = await waitForEvent(`http://127.0.0.1:${port}/pgflow/api/events`,
       (e) => e.type === 'run' && e.runId === runId && e.status === 'completed',
-      async () => (runId = (await client.startRun('pooled_ping', { hello: 'pooled' })).runId), 20_000);
+      async () => (runId = (await client.startRun('pooled_ping', { hello: 'pooled' })).runId), { timeoutMs: 20_000 });
     expect(completed).toMatchObject({ type: 'run', status: 'completed', run: { output: { pong: { hello: 'pooled' } } } });
   });
 });
