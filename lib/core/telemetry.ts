@@ -90,6 +90,13 @@ type QueueStats = () => Promise<{ flow_slug: string; ready: number; oldest_age: 
  */
 @Injectable()
 export class PgflowTelemetry {
+  // Per-attempt work kept off the hot path (measured with the SDK registered): the tracer,
+  // each step's span name and each flow's frozen metric attributes are made once; the
+  // parent context of the last traceparent seen is kept, as a run's steps often follow.
+  private tracer?: OtelTracer;
+  private readonly steps = new Map<string, { spanName: string }>();
+  private readonly flows = new Map<string, Readonly<Attributes>>();
+  private lastParent?: { traceparent: string; context: OtelContext };
   private instruments?: {
     completed: { add(n: number, a: Attributes): void };
     failed: { add(n: number, a: Attributes): void };
@@ -103,7 +110,7 @@ export class PgflowTelemetry {
   startRun(flowSlug: string): { traceparent?: string; end(runId?: string, error?: unknown): void } {
     const o = otel();
     if (!o) return { end: () => undefined };
-    const span = o.trace.getTracer(NAME).startSpan(`pgflow.start ${flowSlug}`, {
+    const span = this.getTracer(o).startSpan(`pgflow.start ${flowSlug}`, {
       kind: o.SpanKind.PRODUCER,
       attributes: { 'pgflow.flow': flowSlug, 'messaging.system': 'pgflow' },
     }, o.context.active());
@@ -125,31 +132,22 @@ export class PgflowTelemetry {
   attempt(a: AttemptTelemetry): AttemptSpan {
     const o = otel();
     if (!o) return NO_SPAN;
-    let parent = o.ROOT_CONTEXT;
-    const m = a.traceparent ? TRACEPARENT.exec(a.traceparent) : null;
-    if (m) parent = o.trace.setSpanContext(o.ROOT_CONTEXT, { traceId: m[1], spanId: m[2], traceFlags: parseInt(m[3], 16), isRemote: true });
-    const span = o.trace.getTracer(NAME).startSpan(`pgflow.step ${a.flowSlug}.${a.stepSlug}`, {
+    const parent = this.parentOf(o, a.traceparent);
+    const span = this.getTracer(o).startSpan(this.step(a.flowSlug, a.stepSlug).spanName, {
       kind: o.SpanKind.CONSUMER,
       attributes: {
         'pgflow.run_id': a.runId, 'pgflow.flow': a.flowSlug, 'pgflow.step': a.stepSlug,
         'pgflow.task_index': a.taskIndex, 'pgflow.attempt': a.attempt, 'messaging.system': 'pgflow',
       },
     }, parent);
-    const active = o.trace.setSpan(parent, span);
-    return {
-      run: (fn) => o.context.with(active, fn),
-      end: (error) => {
-        if (error !== undefined) recordError(o, span, error);
-        span.end();
-      },
-    };
+    return new Attempt(o, span, o.trace.setSpan(parent, span));
   }
 
   /** Counts an attempt's outcome and its duration (`tasks.failed` counts every failed attempt). */
   recordAttempt(flowSlug: string, ok: boolean, durationMs: number): void {
     const i = this.metrics();
     if (!i) return;
-    const attributes = { 'pgflow.flow': flowSlug };
+    const attributes = this.flowAttributes(flowSlug);
     (ok ? i.completed : i.failed).add(1, attributes);
     i.duration.record(durationMs / 1000, attributes);
   }
@@ -176,6 +174,37 @@ export class PgflowTelemetry {
     return () => meter.removeBatchObservableCallback(callback, [ready, oldest]);
   }
 
+  /** The tracer, looked up once: before an SDK is registered the API's proxy delegates later. */
+  private getTracer(o: OtelApi): OtelTracer {
+    return (this.tracer ??= o.trace.getTracer(NAME));
+  }
+
+  private step(flowSlug: string, stepSlug: string): { spanName: string } {
+    const key = `${flowSlug}\u0000${stepSlug}`;
+    let step = this.steps.get(key);
+    if (!step) this.steps.set(key, (step = { spanName: `pgflow.step ${flowSlug}.${stepSlug}` }));
+    return step;
+  }
+
+  /** One frozen attribute set per flow: an SDK may keep what it is given. */
+  private flowAttributes(flowSlug: string): Readonly<Attributes> {
+    let attributes = this.flows.get(flowSlug);
+    if (!attributes) this.flows.set(flowSlug, (attributes = Object.freeze({ 'pgflow.flow': flowSlug })));
+    return attributes;
+  }
+
+  /** The run's stored context as a remote parent (the root context when there is none). */
+  private parentOf(o: OtelApi, traceparent: string | null): OtelContext {
+    if (!traceparent) return o.ROOT_CONTEXT;
+    if (this.lastParent?.traceparent === traceparent) return this.lastParent.context;
+    const m = TRACEPARENT.exec(traceparent);
+    if (!m) return o.ROOT_CONTEXT;
+    const context = o.trace.setSpanContext(o.ROOT_CONTEXT,
+      { traceId: m[1], spanId: m[2], traceFlags: parseInt(m[3], 16), isRemote: true });
+    this.lastParent = { traceparent, context };
+    return context;
+  }
+
   private metrics(): PgflowTelemetry['instruments'] {
     if (this.instruments !== undefined) return this.instruments;
     const o = otel();
@@ -189,6 +218,20 @@ export class PgflowTelemetry {
       duration: meter.createHistogram('pgflow.task.duration', { description: 'Duration of task attempts', unit: 's' }),
     };
     return this.instruments;
+  }
+}
+
+/** An attempt's span and the context it is active in (a class: one object per attempt, no closures). */
+class Attempt implements AttemptSpan {
+  constructor(private readonly o: OtelApi, private readonly span: OtelSpan, private readonly active: OtelContext) {}
+
+  run<T>(fn: () => T): T {
+    return this.o.context.with(this.active, fn);
+  }
+
+  end(error?: unknown): void {
+    if (error !== undefined) recordError(this.o, this.span, error);
+    this.span.end();
   }
 }
 

@@ -33,12 +33,25 @@ class FlakyFlow {
   }
 }
 
+@Workflow({ slug: 'otel_pair' })
+class PairFlow {
+  @Step()
+  left() {
+    return 'l';
+  }
+
+  @Step()
+  right() {
+    return 'r';
+  }
+}
+
 describe('OpenTelemetry with the SDK registered', () => {
   const { createApp, query } = useNestApps();
   beforeEach(() => otel.reset());
 
   async function boot() {
-    const app = await createApp({ providers: [OkFlow, FlakyFlow], worker: { autoStart: false } });
+    const app = await createApp({ providers: [OkFlow, FlakyFlow, PairFlow], worker: { autoStart: false } });
     return { app, client: app.get(PgflowClient), worker: app.get(PgflowWorker) };
   }
   const byFlow = (points: { attributes: Record<string, unknown>; value: unknown }[], flow: string) =>
@@ -104,5 +117,37 @@ describe('OpenTelemetry with the SDK registered', () => {
     const [age] = byFlow(await otel.points('pgflow.queue.oldest_ready_age'), 'otel_idle') as number[];
     expect(age).toBeGreaterThanOrEqual(1);
     expect(age).toBeLessThan(60);
+  });
+
+  // the tracer, span names, flows' metric attributes and the last parent are cached per app:
+  // runs of two flows, drained together, each keep their own name, attributes and parent
+  it('interleaved runs of several flows: every span and count is its own flow\'s, step\'s and run\'s', async () => {
+    const { client, worker } = await boot();
+    const count = async (flow: string) =>
+      (byFlow(await otel.points('pgflow.tasks.completed'), flow)[0] as number | undefined) ?? 0;
+    const [pairBefore, okBefore] = [await count('otel_pair'), await count('otel_ok')];
+    const runs: { runId: string; flow: string }[] = [];
+    for (let i = 0; i < 4; i++) {
+      runs.push({ ...(await client.startRun(PairFlow, {})), flow: 'otel_pair' });
+      runs.push({ ...(await client.startRun(OkFlow, { n: i })), flow: 'otel_ok' });
+    }
+    expect(await worker.drain()).toBe(16);
+
+    const spans = otel.spans();
+    for (const { runId, flow } of runs) {
+      const start = spans.find((s) => s.kind === SpanKind.PRODUCER && s.attributes['pgflow.run_id'] === runId)!;
+      expect(start.name).toBe(`pgflow.start ${flow}`);
+      const steps = spans.filter((s) => s.kind === SpanKind.CONSUMER && s.attributes['pgflow.run_id'] === runId);
+      const names = flow === 'otel_pair' ? ['left', 'right'] : ['first', 'second'];
+      expect(steps.map((s) => s.name).sort()).toEqual(names.map((n) => `pgflow.step ${flow}.${n}`));
+      for (const s of steps) {
+        expect(s).toMatchObject({ traceId: start.traceId, parentSpanId: start.spanId });
+        expect(s.attributes).toEqual({ 'pgflow.run_id': runId, 'pgflow.flow': flow, 'pgflow.step': s.name.split('.').pop(),
+          'pgflow.task_index': 0, 'pgflow.attempt': 1, 'messaging.system': 'pgflow' });
+      }
+    }
+    expect(await count('otel_pair')).toBe(pairBefore + 8);
+    expect(await count('otel_ok')).toBe(okBefore + 8);
+    for (const p of await otel.points('pgflow.task.duration')) expect(Object.keys(p.attributes)).toEqual(['pgflow.flow']);
   });
 });
