@@ -3,7 +3,8 @@
 -- get the same task. Within a priority, claims are shared round-robin among the flows
 -- with ready tasks (and among the limit keys of a flow), so a big backlog of one never
 -- starves another; within a flow the oldest runs' tasks come first (start_ready_steps
--- makes a ready task visible from its run's start). Tasks of limited flows are claimed
+-- makes a ready task visible from its run's start; run_seq orders runs that started
+-- in one statement). Tasks of limited flows are claimed
 -- only while every bucket they count in (concurrency slots, sliding-window rate)
 -- has room; held-back tasks stay queued. Each claim counts an attempt and takes a lease of
 -- p_lease_seconds, which the worker renews while the handler runs (its heartbeat), so a
@@ -42,6 +43,7 @@ declare
   v_grp text[] := '{}';
   v_prio int[] := '{}';
   v_vis timestamptz[] := '{}';
+  v_seq bigint[] := '{}';
   v_room jsonb := '{}';
   v_locked boolean := false;
   v_clock timestamptz;
@@ -59,6 +61,7 @@ declare
   v_c_ctid tid[];
   v_c_prio int[];
   v_c_vis timestamptz[];
+  v_c_seq bigint[];
   v_f record;
   v_b record;
 begin
@@ -144,12 +147,12 @@ begin
         end loop;
         continue when v_blocked or v_want <= 0;
 
-        select array_agg(q.ctid), array_agg(q.priority), array_agg(q.visible_at)
-          into v_c_ctid, v_c_prio, v_c_vis
-          from (select q.ctid, q.priority, q.visible_at from pgflow.step_tasks q
+        select array_agg(q.ctid), array_agg(q.priority), array_agg(q.visible_at), array_agg(q.run_seq)
+          into v_c_ctid, v_c_prio, v_c_vis, v_c_seq
+          from (select q.ctid, q.priority, q.visible_at, q.run_seq from pgflow.step_tasks q
                  where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key = v_key
                    and q.visible_at <= now()
-                 order by q.priority desc, q.visible_at
+                 order by q.priority desc, q.visible_at, q.run_seq
                  limit v_want
                    for update skip locked) q;
         v_got := coalesce(cardinality(v_c_ctid), 0);
@@ -157,6 +160,7 @@ begin
         v_ctid := v_ctid || v_c_ctid;
         v_prio := v_prio || v_c_prio;
         v_vis := v_vis || v_c_vis;
+        v_seq := v_seq || v_c_seq;
         v_flow := v_flow || array_fill(v_f.flow_slug, array[v_got]);
         v_grp := v_grp || array_fill(v_key, array[v_got]);
         for j in 1 .. cardinality(v_names) loop
@@ -174,7 +178,7 @@ begin
     v_chosen := array(
       select q.ctid from pgflow.step_tasks q
        where q.status = 'queued' and q.flow_slug = p_flow_slugs[1] and q.limit_key = '' and q.visible_at <= now()
-       order by q.priority desc, q.visible_at
+       order by q.priority desc, q.visible_at, q.run_seq
        limit p_batch_size
          for update skip locked);
   else
@@ -187,18 +191,18 @@ begin
                      row_number() over (partition by y.flow, y.prio order by y.rn, y.ord) as rn_flow,
                      dense_rank() over (order by y.flow) as fr
                 from (select z.ctid, z.flow, z.prio, z.ord,
-                             row_number() over (partition by z.flow, z.grp, z.prio order by z.vis) as rn
-                        from (select u.ctid, u.flow, u.grp, u.prio, u.vis, u.ord
-                                from unnest(v_ctid, v_flow, v_grp, v_prio, v_vis)
-                                     with ordinality as u(ctid, flow, grp, prio, vis, ord)
+                             row_number() over (partition by z.flow, z.grp, z.prio order by z.vis, z.seq) as rn
+                        from (select u.ctid, u.flow, u.grp, u.prio, u.vis, u.seq, u.ord
+                                from unnest(v_ctid, v_flow, v_grp, v_prio, v_vis, v_seq)
+                                     with ordinality as u(ctid, flow, grp, prio, vis, seq, ord)
                               union all
-                              select q.ctid, q.flow_slug, '', q.priority, q.visible_at, 0
+                              select q.ctid, q.flow_slug, '', q.priority, q.visible_at, q.run_seq, 0
                                 from pgflow.flows fl
                                cross join lateral (
-                                 select q.ctid, q.flow_slug, q.priority, q.visible_at from pgflow.step_tasks q
+                                 select q.ctid, q.flow_slug, q.priority, q.visible_at, q.run_seq from pgflow.step_tasks q
                                   where q.status = 'queued' and q.flow_slug = fl.flow_slug and q.limit_key = ''
                                     and q.visible_at <= now()
-                                  order by q.priority desc, q.visible_at
+                                  order by q.priority desc, q.visible_at, q.run_seq
                                   limit p_batch_size
                                     for update skip locked) q
                                where p_flow_slugs is null or fl.flow_slug = any(p_flow_slugs)) z) y) w) x
