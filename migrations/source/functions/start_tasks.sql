@@ -62,7 +62,8 @@ declare
   v_c_prio int[];
   v_c_vis timestamptz[];
   v_c_seq bigint[];
-  v_f record;
+  v_limited_flows text[];
+  v_slug text;
   v_b record;
 begin
   -- A claim need not wait for its WAL flush: should Postgres crash first, the claim
@@ -79,8 +80,11 @@ begin
                    and q.started_at is null and q.failed_at is null and q.cancelled_at is null),
          exists (select 1 from pgflow.step_states w where w.wait_expires_at <= now()),
          exists (select 1 from pgflow.runs q where q.status = 'started' and q.timeout_at <= now()),
-         exists (select 1 from pgflow.flows l where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs)))
-    into v_expired, v_due, v_waits_due, v_runs_due, v_limited;
+         array(select l.flow_slug from pgflow.flows l
+                where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs))
+                order by l.flow_slug)
+    into v_expired, v_due, v_waits_due, v_runs_due, v_limited_flows;
+  v_limited := cardinality(v_limited_flows) > 0;
   if v_runs_due then
     perform pgflow.expire_runs(100);
   end if;
@@ -96,20 +100,16 @@ begin
 
   if v_limited then
     v_clock := clock_timestamp();
-    for v_f in
-      select l.flow_slug from pgflow.flows l
-       where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs))
-       order by l.flow_slug
-    loop
+    foreach v_slug in array v_limited_flows loop
       -- the flow's distinct limit keys with queued tasks: a skip scan of the queued index
       v_groups := array(
         with recursive g(k) as (
           (select q.limit_key from pgflow.step_tasks q
-            where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key > ''
+            where q.status = 'queued' and q.flow_slug = v_slug and q.limit_key > ''
             order by q.limit_key limit 1)
           union all
           select (select q.limit_key from pgflow.step_tasks q
-                   where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key > g.k
+                   where q.status = 'queued' and q.flow_slug = v_slug and q.limit_key > g.k
                    order by q.limit_key limit 1)
             from g where g.k is not null
         )
@@ -125,7 +125,7 @@ begin
         v_want := least(v_per, p_batch_size - v_taken);
         v_blocked := false;
         v_names := '{}';
-        for v_b in select * from pgflow.limit_buckets(v_f.flow_slug, v_key) loop
+        for v_b in select * from pgflow.limit_buckets(v_slug, v_key) loop
           v_names := v_names || v_b.bucket;
           v_rated := v_rated or v_b.is_rate;
           if not v_room ? v_b.bucket then
@@ -140,7 +140,7 @@ begin
               v_blocked := true;
               exit;
             end if;
-            v_room := v_room || jsonb_build_object(v_b.bucket, pgflow.bucket_room(v_f.flow_slug, v_b.bucket,
+            v_room := v_room || jsonb_build_object(v_b.bucket, pgflow.bucket_room(v_slug, v_b.bucket,
               v_b.is_rate, v_b.lim, v_b.period, v_b.step_slug, v_b.key_index, v_b.key_value, v_clock));
           end if;
           v_want := least(v_want, (v_room->>v_b.bucket)::int);
@@ -150,7 +150,7 @@ begin
         select array_agg(q.ctid), array_agg(q.priority), array_agg(q.visible_at), array_agg(q.run_seq)
           into v_c_ctid, v_c_prio, v_c_vis, v_c_seq
           from (select q.ctid, q.priority, q.visible_at, q.run_seq from pgflow.step_tasks q
-                 where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key = v_key
+                 where q.status = 'queued' and q.flow_slug = v_slug and q.limit_key = v_key
                    and q.visible_at <= now()
                  order by q.priority desc, q.visible_at, q.run_seq
                  limit v_want
@@ -161,7 +161,7 @@ begin
         v_prio := v_prio || v_c_prio;
         v_vis := v_vis || v_c_vis;
         v_seq := v_seq || v_c_seq;
-        v_flow := v_flow || array_fill(v_f.flow_slug, array[v_got]);
+        v_flow := v_flow || array_fill(v_slug, array[v_got]);
         v_grp := v_grp || array_fill(v_key, array[v_got]);
         for j in 1 .. cardinality(v_names) loop
           v_room := jsonb_set(v_room, array[v_names[j]], to_jsonb((v_room->>v_names[j])::int - v_got));
