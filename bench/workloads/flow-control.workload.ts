@@ -18,7 +18,9 @@
 // BENCH_PG_URL (else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres) names the
 // server; databases of its own, dropped at the end. Knobs: FC_BENCH_BACKLOG (F2/F3 runs per
 // drain, default 20000), FC_BENCH_ROUNDS (default 3), FC_BENCH_SAMPLES (F4, default 30),
-// FC_BASELINE_LIB (directory of the baseline's lib/, absent: F2 is skipped).
+// FC_BASELINE_LIB (directory of the baseline's lib/, absent: F2 is skipped; its checkout must
+// resolve this one's @nestjs packages, e.g. its node_modules a symlink to ours: with a copy of
+// its own, its module cannot boot in this Nest and the process exits without a message).
 import 'reflect-metadata';
 import { INestApplicationContext, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
