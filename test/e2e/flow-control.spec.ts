@@ -1,6 +1,8 @@
-import { FlowBuilder, PgflowClient, PgflowDefinitionError, PgflowValidationError, Step, Workflow } from '../../lib';
+import {
+  FlowBuilder, PgflowClient, PgflowDefinitionError, PgflowValidationError, PgflowWorker, Step, Workflow,
+} from '../../lib';
 import { CronScheduler } from '../../lib/schedulers/cron.scheduler';
-import { appSql, useNestApps } from '../support/nest-harness';
+import { appSql, eventually, useNestApps } from '../support/nest-harness';
 
 @Workflow({ slug: 'fc_zero', concurrency: { limit: 0 } })
 class ZeroLimitFlow {
@@ -25,6 +27,19 @@ class BadZoneFlow {
 @Workflow({ slug: 'fc_tokyo', cron: '0 0 3 * * *', cronTimezone: 'Asia/Tokyo' })
 class TokyoFlow {
   @Step() a() {}
+}
+
+@Workflow({ slug: 'fc_dag' })
+class DagFlow {
+  @Step() root() {
+    return [1, 2, 3, 4, 5];
+  }
+  @Step({ dependsOn: ['root'], map: 'root' }) each(n: number) {
+    return n * 2;
+  }
+  @Step({ dependsOn: ['each'] }) agg(input: { each: number[] }) {
+    return input.each.reduce((a, b) => a + b, 0);
+  }
 }
 
 // two versions of one flow that differ only in their limits: an option-only change
@@ -112,5 +127,31 @@ describe('flow control options', () => {
     expect(await appSql(app).query(`select limit_key from pgflow.step_tasks where run_id = $1`, [plain.runId]))
       .toEqual([{ limit_key: 'call:["7", null, null, null]' }]);
     await expect(client.startRun('fc_stored', {}, { concurrencyKey: '' })).rejects.toBeInstanceOf(PgflowValidationError);
+  });
+
+  it('finishes 300 runs started in one statement in about the order they started, one worker at defaults', async () => {
+    const app = await createApp({ providers: [DagFlow], worker: { autoStart: false } });
+    const sql = appSql(app);
+    const started = await sql.query<{ run_id: string }>(
+      `select (pgflow.start_flow('fc_dag', '{}'::jsonb)).run_id from generate_series(1, 300) g`);
+    const order = new Map(started.map((r, i) => [r.run_id, i]));
+    await app.get(PgflowWorker).start();
+    await eventually(async () => (await sql.query(
+      `select 1 from pgflow.runs where flow_slug = 'fc_dag' and status <> 'completed' limit 1`)).length === 0,
+    120_000, 'the 300 runs to complete');
+    const done = await sql.query<{ run_id: string; completed: number; tasks_before: number }>(
+      `select r.run_id, extract(epoch from r.completed_at)::float8 as completed,
+              (select count(*)::int from pgflow.step_tasks t
+                where t.flow_slug = 'fc_dag' and t.started_at < r.completed_at) as tasks_before
+         from pgflow.runs r where r.flow_slug = 'fc_dag'`);
+    // Runs completed by the time half of the 2,100 tasks had started: about half when runs
+    // go oldest first; none when every run's root goes before any run's map (what tied
+    // visible_at did). Counted in tasks, not time, so a loaded machine cannot skew it.
+    expect(done.filter((r) => r.tasks_before <= 1050).length).toBeGreaterThanOrEqual(100);
+    // a run is overtaken by few runs started after it (results stored while later roots
+    // were claimed let a few through)
+    const overtaken = done.map((a) => done.filter((b) => order.get(b.run_id)! > order.get(a.run_id)!
+      && b.completed < a.completed).length);
+    expect(Math.max(...overtaken)).toBeLessThanOrEqual(30);
   });
 });

@@ -30,6 +30,41 @@ describe('start_tasks under flow control', () => {
     expect(finished).toEqual(runs);
   });
 
+  // Runs started in one statement share now(): their tasks tie on visible_at, and
+  // without the run sequence came back in heap order, every root before any map.
+  it.each([
+    ['alone (the one-flow probe)', ['bulk_dag']],
+    ['beside a limited flow (the round-robin claim)', ['bulk_dag', 'bulk_capped']],
+  ])('works on runs started in one statement oldest first, claiming %s', async (_path, flows) => {
+    await pool().query('truncate pgflow.runs cascade');
+    await defineFlow(pool(), 'bulk_dag', [{ slug: 'root' }, { slug: 'each', deps: ['root'], map: 'root' },
+      { slug: 'agg', deps: ['each'] }]);
+    await defineFlow(pool(), 'bulk_capped', [{ slug: 'work' }]);
+    await setLimits('bulk_capped', null, 1, null);
+    const { rows: started } = await pool().query<{ run_id: string }>(
+      `select (pgflow.start_flow('bulk_dag', '{}'::jsonb)).run_id from generate_series(1, 30) g`);
+    const runs = started.map((r) => r.run_id);
+    const finished: string[] = [];
+    let claims = 0;
+    for (;;) {
+      const tasks = await claim(pool(), flows, 10);
+      if (!tasks.length) break;
+      claims++;
+      // older runs' next steps before newer runs' roots: a root is claimed only with no
+      // ready task of an older run left
+      const roots = tasks.filter((t) => t.step_slug === 'root').map((t) => runs.indexOf(t.run_id));
+      const others = tasks.filter((t) => t.step_slug !== 'root').map((t) => runs.indexOf(t.run_id));
+      if (roots.length && others.length) expect(Math.max(...others)).toBeLessThan(Math.min(...roots));
+      await completeMany(pool(), tasks.map((t) => ({ ...t, output: t.step_slug === 'root' ? [1, 2, 3, 4, 5] : 1 })));
+      const { rows } = await pool().query<{ run_id: string }>(
+        `select run_id from pgflow.runs where status = 'completed' and run_id = any($1) and not (run_id = any($2))`,
+        [runs, finished]);
+      finished.push(...rows.map((r) => r.run_id).sort((a, b) => runs.indexOf(a) - runs.indexOf(b)));
+      if (claims === 10) expect(finished.length).toBeGreaterThanOrEqual(10);
+    }
+    expect(finished).toEqual(runs);
+  });
+
   it('admits tasks while their concurrency bucket has room; a finished task or an expired lease frees its slot', async () => {
     await defineFlow(pool(), 'capped', [{ slug: 'work' }], { maxAttempts: 5 });
     await setLimits('capped', null, 2, null);

@@ -38,6 +38,17 @@ describe('pgflow migrations, one at a time', () => {
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('p_lease_seconds');
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('q.run_seq');
+
+    // 0008 (claim order) undone: no run sequence, claims order by visible_at alone
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).not.toContain('run_seq');
+    expect(await source('pgflow.start_ready_steps(uuid[])')).not.toContain('run_seq');
+    expect(await ds.query(`select to_regclass('pgflow.run_seq') as s`)).toEqual([{ s: null }]);
+    expect(await ds.query(`select count(*)::int as n from information_schema.columns
+      where table_schema = 'pgflow' and column_name in ('seq', 'run_seq')`)).toEqual([{ n: 0 }]);
+    all.pop();
 
     // 0008 (complete path) undone: cascade_finished returns nothing and takes no flows again
     expect(await exists('pgflow.cascade_finished(uuid[],text[],text[])')).toBe(true);

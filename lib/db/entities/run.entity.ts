@@ -25,4 +25,6 @@ export class RunEntity {
   @Column({ name: 'parent_task_index', type: 'int', nullable: true }) parentTaskIndex!: number | null;
   @Column({ name: 'compensation_reason', type: 'text', nullable: true }) compensationReason!: string | null;
   @Column({ name: 'concurrency_key', type: 'text', nullable: true }) concurrencyKey!: string | null;
+  /** Creation order (bigint as text), the claim order's tiebreak; null for runs created before it existed. */
+  @Column({ type: 'bigint', nullable: true }) seq!: string | null;
 }

@@ -26,4 +26,6 @@ export class StepTaskEntity {
   @Column({ type: 'text', nullable: true }) compensation!: string | null;
   /** '' under no limit, else the step and its limits' key values. */
   @Column({ name: 'limit_key', type: 'text' }) limitKey!: string;
+  /** Its run's seq (bigint as text): claims order ties of visible_at by it. */
+  @Column({ name: 'run_seq', type: 'bigint' }) runSeq!: string;
 }

@@ -31,7 +31,7 @@ begin
       select ss.run_id, ss.step_slug, ss.flow_slug, s.step_type, s.map_source, s.initial_tasks,
              s.condition_if, s.condition_if_not, s.when_unmet, s.opt_start_delay,
              s.signal_name, s.opt_signal_timeout,
-             run.input as run_input, run.priority, run.start_at, run.started_at,
+             run.input as run_input, run.priority, run.start_at, run.started_at, coalesce(run.seq, 0) as run_seq,
              case when fl.limited then pgflow.limit_key(fl, s, run.input, run.concurrency_key) else '' end as limit_key,
              -- a dependency finished in an earlier wave, so this holds for the whole wave
              exists (select 1 from pgflow.deps d
@@ -92,9 +92,10 @@ begin
         end if;
       end if;
 
-      -- A task ready now is visible from its run's start, so claims (in visible_at
-      -- order) take older runs' tasks first and runs finish in the order they started
-      -- instead of all at the end of a backlog. Delayed tasks wait as long as asked.
+      -- A task ready now is visible from its run's start, so claims (in visible_at,
+      -- then run_seq order) take older runs' tasks first and runs finish in the order
+      -- they started instead of all at the end of a backlog. Delayed tasks wait as long
+      -- as asked.
       v_visible := case when coalesce(r.opt_start_delay, 0) = 0 and coalesce(r.start_at, now()) <= now()
                           then least(now(), coalesce(r.started_at, now()))
                         else greatest(now(), coalesce(r.start_at, now()))
@@ -124,13 +125,15 @@ begin
           v_fin_steps := v_fin_steps || r.step_slug;
           continue;
         end if;
-        insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, priority, visible_at, input, limit_key)
-        select r.run_id, r.flow_slug, r.step_slug, (e.ord - 1)::int, r.priority, v_visible, e.value, r.limit_key
+        insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, priority, visible_at, input, limit_key,
+                                       run_seq)
+        select r.run_id, r.flow_slug, r.step_slug, (e.ord - 1)::int, r.priority, v_visible, e.value, r.limit_key,
+               r.run_seq
           from jsonb_array_elements(v_source) with ordinality as e(value, ord);
       else
         v_n := coalesce(r.initial_tasks, 1);
-        insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, priority, visible_at, limit_key)
-        select r.run_id, r.flow_slug, r.step_slug, g, r.priority, v_visible, r.limit_key
+        insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, priority, visible_at, limit_key, run_seq)
+        select r.run_id, r.flow_slug, r.step_slug, g, r.priority, v_visible, r.limit_key, r.run_seq
           from generate_series(0, v_n - 1) g;
       end if;
 

@@ -3,7 +3,8 @@
 -- get the same task. Within a priority, claims are shared round-robin among the flows
 -- with ready tasks (and among the limit keys of a flow), so a big backlog of one never
 -- starves another; within a flow the oldest runs' tasks come first (start_ready_steps
--- makes a ready task visible from its run's start). Tasks of limited flows are claimed
+-- makes a ready task visible from its run's start; run_seq orders runs that started
+-- in one statement). Tasks of limited flows are claimed
 -- only while every bucket they count in (concurrency slots, sliding-window rate)
 -- has room; held-back tasks stay queued. Each claim counts an attempt and takes a lease of
 -- p_lease_seconds, which the worker renews while the handler runs (its heartbeat), so a
@@ -42,6 +43,7 @@ declare
   v_grp text[] := '{}';
   v_prio int[] := '{}';
   v_vis timestamptz[] := '{}';
+  v_seq bigint[] := '{}';
   v_room jsonb := '{}';
   v_locked boolean := false;
   v_clock timestamptz;
@@ -59,7 +61,9 @@ declare
   v_c_ctid tid[];
   v_c_prio int[];
   v_c_vis timestamptz[];
-  v_f record;
+  v_c_seq bigint[];
+  v_limited_flows text[];
+  v_slug text;
   v_b record;
 begin
   -- A claim need not wait for its WAL flush: should Postgres crash first, the claim
@@ -76,8 +80,11 @@ begin
                    and q.started_at is null and q.failed_at is null and q.cancelled_at is null),
          exists (select 1 from pgflow.step_states w where w.wait_expires_at <= now()),
          exists (select 1 from pgflow.runs q where q.status = 'started' and q.timeout_at <= now()),
-         exists (select 1 from pgflow.flows l where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs)))
-    into v_expired, v_due, v_waits_due, v_runs_due, v_limited;
+         array(select l.flow_slug from pgflow.flows l
+                where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs))
+                order by l.flow_slug)
+    into v_expired, v_due, v_waits_due, v_runs_due, v_limited_flows;
+  v_limited := cardinality(v_limited_flows) > 0;
   if v_runs_due then
     perform pgflow.expire_runs(100);
   end if;
@@ -93,20 +100,16 @@ begin
 
   if v_limited then
     v_clock := clock_timestamp();
-    for v_f in
-      select l.flow_slug from pgflow.flows l
-       where l.limited and (p_flow_slugs is null or l.flow_slug = any(p_flow_slugs))
-       order by l.flow_slug
-    loop
+    foreach v_slug in array v_limited_flows loop
       -- the flow's distinct limit keys with queued tasks: a skip scan of the queued index
       v_groups := array(
         with recursive g(k) as (
           (select q.limit_key from pgflow.step_tasks q
-            where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key > ''
+            where q.status = 'queued' and q.flow_slug = v_slug and q.limit_key > ''
             order by q.limit_key limit 1)
           union all
           select (select q.limit_key from pgflow.step_tasks q
-                   where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key > g.k
+                   where q.status = 'queued' and q.flow_slug = v_slug and q.limit_key > g.k
                    order by q.limit_key limit 1)
             from g where g.k is not null
         )
@@ -122,7 +125,7 @@ begin
         v_want := least(v_per, p_batch_size - v_taken);
         v_blocked := false;
         v_names := '{}';
-        for v_b in select * from pgflow.limit_buckets(v_f.flow_slug, v_key) loop
+        for v_b in select * from pgflow.limit_buckets(v_slug, v_key) loop
           v_names := v_names || v_b.bucket;
           v_rated := v_rated or v_b.is_rate;
           if not v_room ? v_b.bucket then
@@ -137,19 +140,19 @@ begin
               v_blocked := true;
               exit;
             end if;
-            v_room := v_room || jsonb_build_object(v_b.bucket, pgflow.bucket_room(v_f.flow_slug, v_b.bucket,
+            v_room := v_room || jsonb_build_object(v_b.bucket, pgflow.bucket_room(v_slug, v_b.bucket,
               v_b.is_rate, v_b.lim, v_b.period, v_b.step_slug, v_b.key_index, v_b.key_value, v_clock));
           end if;
           v_want := least(v_want, (v_room->>v_b.bucket)::int);
         end loop;
         continue when v_blocked or v_want <= 0;
 
-        select array_agg(q.ctid), array_agg(q.priority), array_agg(q.visible_at)
-          into v_c_ctid, v_c_prio, v_c_vis
-          from (select q.ctid, q.priority, q.visible_at from pgflow.step_tasks q
-                 where q.status = 'queued' and q.flow_slug = v_f.flow_slug and q.limit_key = v_key
+        select array_agg(q.ctid), array_agg(q.priority), array_agg(q.visible_at), array_agg(q.run_seq)
+          into v_c_ctid, v_c_prio, v_c_vis, v_c_seq
+          from (select q.ctid, q.priority, q.visible_at, q.run_seq from pgflow.step_tasks q
+                 where q.status = 'queued' and q.flow_slug = v_slug and q.limit_key = v_key
                    and q.visible_at <= now()
-                 order by q.priority desc, q.visible_at
+                 order by q.priority desc, q.visible_at, q.run_seq
                  limit v_want
                    for update skip locked) q;
         v_got := coalesce(cardinality(v_c_ctid), 0);
@@ -157,7 +160,8 @@ begin
         v_ctid := v_ctid || v_c_ctid;
         v_prio := v_prio || v_c_prio;
         v_vis := v_vis || v_c_vis;
-        v_flow := v_flow || array_fill(v_f.flow_slug, array[v_got]);
+        v_seq := v_seq || v_c_seq;
+        v_flow := v_flow || array_fill(v_slug, array[v_got]);
         v_grp := v_grp || array_fill(v_key, array[v_got]);
         for j in 1 .. cardinality(v_names) loop
           v_room := jsonb_set(v_room, array[v_names[j]], to_jsonb((v_room->>v_names[j])::int - v_got));
@@ -174,7 +178,7 @@ begin
     v_chosen := array(
       select q.ctid from pgflow.step_tasks q
        where q.status = 'queued' and q.flow_slug = p_flow_slugs[1] and q.limit_key = '' and q.visible_at <= now()
-       order by q.priority desc, q.visible_at
+       order by q.priority desc, q.visible_at, q.run_seq
        limit p_batch_size
          for update skip locked);
   else
@@ -187,18 +191,18 @@ begin
                      row_number() over (partition by y.flow, y.prio order by y.rn, y.ord) as rn_flow,
                      dense_rank() over (order by y.flow) as fr
                 from (select z.ctid, z.flow, z.prio, z.ord,
-                             row_number() over (partition by z.flow, z.grp, z.prio order by z.vis) as rn
-                        from (select u.ctid, u.flow, u.grp, u.prio, u.vis, u.ord
-                                from unnest(v_ctid, v_flow, v_grp, v_prio, v_vis)
-                                     with ordinality as u(ctid, flow, grp, prio, vis, ord)
+                             row_number() over (partition by z.flow, z.grp, z.prio order by z.vis, z.seq) as rn
+                        from (select u.ctid, u.flow, u.grp, u.prio, u.vis, u.seq, u.ord
+                                from unnest(v_ctid, v_flow, v_grp, v_prio, v_vis, v_seq)
+                                     with ordinality as u(ctid, flow, grp, prio, vis, seq, ord)
                               union all
-                              select q.ctid, q.flow_slug, '', q.priority, q.visible_at, 0
+                              select q.ctid, q.flow_slug, '', q.priority, q.visible_at, q.run_seq, 0
                                 from pgflow.flows fl
                                cross join lateral (
-                                 select q.ctid, q.flow_slug, q.priority, q.visible_at from pgflow.step_tasks q
+                                 select q.ctid, q.flow_slug, q.priority, q.visible_at, q.run_seq from pgflow.step_tasks q
                                   where q.status = 'queued' and q.flow_slug = fl.flow_slug and q.limit_key = ''
                                     and q.visible_at <= now()
-                                  order by q.priority desc, q.visible_at
+                                  order by q.priority desc, q.visible_at, q.run_seq
                                   limit p_batch_size
                                     for update skip locked) q
                                where p_flow_slugs is null or fl.flow_slug = any(p_flow_slugs)) z) y) w) x

@@ -27,8 +27,14 @@ create table pgflow.runs (
   -- why the run is compensating (or was, once compensation_failed): 'failed' or 'cancelled'
   compensation_reason text check (compensation_reason in ('failed', 'cancelled')),
   -- startRun({ concurrencyKey }): replaces the key of every keyed limit of this run
-  concurrency_key text
+  concurrency_key text,
+  -- the order runs were created in, even within one statement (where they share
+  -- now()): it breaks ties of visible_at in the claim order, so runs started together
+  -- are still worked on oldest first. Null for runs created before 0008.
+  seq             bigint
 );
+create sequence pgflow.run_seq;
+alter table pgflow.runs alter column seq set default nextval('pgflow.run_seq');
 -- one child per parent task: a resumed parent task resumes its child instead of starting another
 create unique index runs_parent_idx on pgflow.runs (parent_run_id, parent_step_slug, parent_task_index)
   where parent_run_id is not null;

@@ -37,13 +37,16 @@ create table pgflow.step_tasks (
   -- values, set when the task is created; tasks sharing it share every limit bucket,
   -- so a claim visits one entry per distinct value instead of every queued task
   limit_key        text not null default '',
+  -- its run's seq: claims take tasks in (priority, visible_at, run_seq) order, so of
+  -- runs started in one statement the older run's next step still goes first
+  run_seq          bigint not null default 0,
   primary key (run_id, step_slug, task_index),
   foreign key (run_id, step_slug) references pgflow.step_states (run_id, step_slug) on delete cascade
 );
 -- The claimable set lives in two small partial indexes so that finished history
 -- never enters the claim path. Claims probe it per flow (round-robin across flows) and
 -- per limit key (round-robin across keys, skipping saturated ones).
-create index step_tasks_queued_idx on pgflow.step_tasks (flow_slug, limit_key, priority desc, visible_at)
+create index step_tasks_queued_idx on pgflow.step_tasks (flow_slug, limit_key, priority desc, visible_at, run_seq)
   where status = 'queued';
 create index step_tasks_lease_idx on pgflow.step_tasks (lease_expires_at)
   where status = 'started';
