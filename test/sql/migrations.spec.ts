@@ -40,7 +40,7 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('q.run_seq');
 
-    // 0008 (claim order) undone: no run sequence, claims order by visible_at alone
+    // 0009 (claim order) undone: no run sequence, claims order by visible_at alone
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).not.toContain('run_seq');
