@@ -5,8 +5,9 @@ import { PgflowObservability1796170092607 } from './1796170092607-pgflow-observa
 import { PgflowWritePath1796190392761 } from './1796190392761-pgflow-write-path';
 import { PgflowSubflows1796194132219 } from './1796194132219-pgflow-subflows';
 import { PgflowFlowControl1796194686193 } from './1796194686193-pgflow-flow-control';
+import { PgflowPruneSetBased1796215353754 } from './1796215353754-pgflow-prune-set-based';
 
 /** pgflow's TypeORM migrations, oldest first; add them to your DataSource's `migrations`. */
-export const PGFLOW_MIGRATIONS = [PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowWritePath1796190392761, PgflowSubflows1796194132219, PgflowFlowControl1796194686193];
+export const PGFLOW_MIGRATIONS = [PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowWritePath1796190392761, PgflowSubflows1796194132219, PgflowFlowControl1796194686193, PgflowPruneSetBased1796215353754];
 
-export { PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowWritePath1796190392761, PgflowSubflows1796194132219, PgflowFlowControl1796194686193 };
+export { PgflowInit1732406400000, PgflowHotPaths1796083200000, PgflowSignals1796167643927, PgflowObservability1796170092607, PgflowWritePath1796190392761, PgflowSubflows1796194132219, PgflowFlowControl1796194686193, PgflowPruneSetBased1796215353754 };

@@ -39,6 +39,14 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.maybe_complete_run(uuid[])')).toBe(false);
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
 
+    // 0008 (set-based prune) undone: prune_runs deletes the runs alone again, children by cascade
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).toContain('delete from pgflow.step_tasks');
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).not.toContain('delete from pgflow.step_tasks');
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).toContain('order by r.created_at');
+    all.pop();
+
     // 0007 (flow control) undone: no limits, limit keys or bookkeeping; the earlier claim is back
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
