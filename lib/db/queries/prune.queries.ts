@@ -1,6 +1,7 @@
 import { Queryable, SQL } from './statement';
 
-/** Runs deleted per `prune_runs` call: each batch is its own short transaction. */
+/** Runs deleted per `prune_runs` call: each batch is its own short transaction (sizes
+ * compared with bench/profile/history-probe.ts, PROBE_PRUNE_BATCH). */
 export const PRUNE_BATCH_SIZE = 5000;
 
 /**
