@@ -13,12 +13,15 @@ import { BENCH_FLOWS, ChainFlow, HandledCounter } from '../workers/pgflow.workfl
  * database, then again with H finished single-step runs (run, step state and task
  * each, written directly) in the tables, then PgflowClient.pruneRuns of them, timed.
  *   npx ts-node --transpile-only bench/profile/history-probe.ts [H=1000000] [drain N=20000]
+ * PROBE_PRUNE_BATCH=1000,5000,10000 skips the drains and instead times, for each batch size
+ * in turn, prune_runs called in a loop over a freshly written H.
  */
 const DB = 'pgflow_history_probe';
 const SERVER = process.env.PROFILE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const H = Number(process.argv[2] ?? 1_000_000);
 const N = Number(process.argv[3] ?? 20_000);
 const CHAINS = 100;
+const PRUNE_BATCHES = (process.env.PROBE_PRUNE_BATCH ?? '').split(',').filter(Boolean).map(Number);
 
 async function drain(c: Client, worker: PgflowWorker, counter: HandledCounter): Promise<number> {
   for (let done = 0; done < N; done += 5000) {
@@ -56,6 +59,42 @@ async function chains(client: PgflowClient, worker: PgflowWorker): Promise<numbe
   return ms[Math.floor(ms.length / 2)];
 }
 
+async function writeHistory(c: Client): Promise<void> {
+  const t0 = performance.now();
+  // history as the engine leaves it, written set-based without the FK checks' cost
+  await c.query('set session_replication_role = replica');
+  await c.query(`insert into pgflow.runs (run_id, flow_slug, status, input, output, remaining_steps, created_at,
+                                          started_at, completed_at)
+                 select gen_random_uuid(), 'bench_single', 'completed', '{}', '{"only": null}', 0, t, t, t
+                   from (select now() - interval '2 days' + g * interval '1 ms' as t
+                           from generate_series(1, $1) g) x`, [H]);
+  await c.query(`insert into pgflow.step_states (run_id, flow_slug, step_slug, status, remaining_deps, total_tasks,
+                                                 remaining_tasks, output, created_at, started_at, completed_at)
+                 select run_id, flow_slug, 'only', 'completed', 0, 1, 0, 'null', created_at, created_at, created_at
+                   from pgflow.runs where created_at < now() - interval '1 day'`);
+  await c.query(`insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, status, attempts_count,
+                                                visible_at, output, queued_at, started_at, completed_at)
+                 select run_id, flow_slug, 'only', 0, 'completed', 1, created_at, 'null', created_at, created_at, created_at
+                   from pgflow.runs where created_at < now() - interval '1 day'`);
+  await c.query('set session_replication_role = origin');
+  await c.query('vacuum analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
+  console.log(`wrote ${H.toLocaleString('en-US')} finished runs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function pruneBatches(c: Client): Promise<void> {
+  for (const batch of PRUNE_BATCHES) {
+    await writeHistory(c);
+    const p0 = performance.now();
+    let total = 0;
+    for (;;) {
+      const { rows } = await c.query<{ n: number }>('select pgflow.prune_runs(now() - interval \'1 day\', $1) as n', [batch]);
+      total += rows[0].n;
+      if (rows[0].n < batch) break;
+    }
+    console.log(`prune_runs by ${batch}: ${total.toLocaleString('en-US')} runs in ${((performance.now() - p0) / 1000).toFixed(1)} s`);
+  }
+}
+
 async function main(): Promise<void> {
   const url = await freshDatabase(SERVER, DB);
   const counter = new HandledCounter();
@@ -70,29 +109,12 @@ async function main(): Promise<void> {
   try {
     const worker = app.get(PgflowWorker);
     const client = app.get(PgflowClient);
+    if (PRUNE_BATCHES.length) return await pruneBatches(c);
     const emptyRate = await drain(c, worker, counter);
     const emptyP50 = await chains(client, worker);
     console.log(`empty database: W1 ${Math.round(emptyRate)} runs/s, W2 p50 ${emptyP50.toFixed(1)} ms`);
 
-    const t0 = performance.now();
-    // history as the engine leaves it, written set-based without the FK checks' cost
-    await c.query('set session_replication_role = replica');
-    await c.query(`insert into pgflow.runs (run_id, flow_slug, status, input, output, remaining_steps, created_at,
-                                            started_at, completed_at)
-                   select gen_random_uuid(), 'bench_single', 'completed', '{}', '{"only": null}', 0, t, t, t
-                     from (select now() - interval '2 days' + g * interval '1 ms' as t
-                             from generate_series(1, $1) g) x`, [H]);
-    await c.query(`insert into pgflow.step_states (run_id, flow_slug, step_slug, status, remaining_deps, total_tasks,
-                                                   remaining_tasks, output, created_at, started_at, completed_at)
-                   select run_id, flow_slug, 'only', 'completed', 0, 1, 0, 'null', created_at, created_at, created_at
-                     from pgflow.runs where created_at < now() - interval '1 day'`);
-    await c.query(`insert into pgflow.step_tasks (run_id, flow_slug, step_slug, task_index, status, attempts_count,
-                                                  visible_at, output, queued_at, started_at, completed_at)
-                   select run_id, flow_slug, 'only', 0, 'completed', 1, created_at, 'null', created_at, created_at, created_at
-                     from pgflow.runs where created_at < now() - interval '1 day'`);
-    await c.query('set session_replication_role = origin');
-    await c.query('vacuum analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
-    console.log(`wrote ${H.toLocaleString('en-US')} finished runs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await writeHistory(c);
 
     // a worker's own started tasks (the heartbeat) are found through the lease index, not a scan of history
     const plan = (await c.query<{ 'QUERY PLAN': string }>(`explain select run_id from pgflow.step_tasks

@@ -43,22 +43,38 @@ describe('pruneRuns and the retention option', () => {
     const app = await createApp({ providers: [Gate, FleetingFlow] });
     const client = app.get(PgflowClient);
     const db = appSql(app);
-    // 1200 finished runs, more than one batch: scheduled far ahead, then cancelled
+    // 5,200 finished runs, more than one batch (PRUNE_BATCH_SIZE 5,000): scheduled far ahead, then cancelled
     await db.query(`select pgflow.start_flow('fleeting', '{}'::jsonb, null, null, 0, now() + interval '1 hour')
-                      from generate_series(1, 1200)`);
+                      from generate_series(1, 5200)`);
     await db.query(`select pgflow.cancel_run(run_id) from pgflow.runs where status = 'queued'`);
     const completed = await client.execute(FleetingFlow, {}, { timeoutMs: 10_000 });
     expect(completed).toEqual({ only: 'done' });
     const queued = await client.startRun(FleetingFlow, {}, { startAt: new Date(Date.now() + 3_600_000) });
-    expect(await counts(app)).toEqual({ runs: 1202, states: 1202, tasks: 1202 });
+    expect(await counts(app)).toEqual({ runs: 5202, states: 5202, tasks: 5202 });
 
     // nothing had finished an hour ago
     await expect(client.pruneRuns({ olderThan: new Date(Date.now() - 3_600_000) })).resolves.toBe(0);
     const [{ cutoff }] = await db.query<{ cutoff: Date }>('select now() + interval \'1 second\' as cutoff');
-    await expect(client.pruneRuns({ olderThan: cutoff })).resolves.toBe(1201);
+    await expect(client.pruneRuns({ olderThan: cutoff })).resolves.toBe(5201);
     expect(await counts(app)).toEqual({ runs: 1, states: 1, tasks: 1 });
     expect(await client.getRun(queued.runId)).toMatchObject({ status: 'queued' });
     await expect(client.pruneRuns({ olderThan: cutoff })).resolves.toBe(0);
+  });
+
+  it('prunes while the worker completes runs: only finished runs go, each once, and none leaves rows behind', async () => {
+    const app = await createApp({ providers: [Gate, FleetingFlow] });
+    const client = app.get(PgflowClient);
+    const db = appSql(app);
+    const before = await counts(app);
+    const [{ started }] = await db.query<{ started: number }>(
+      `select count(pgflow.start_flow('fleeting', '{}'::jsonb))::int as started from generate_series(1, 400)`);
+    let pruned = 0;
+    // every run that has finished by now is old enough: the sweep races the completions
+    for (const deadline = Date.now() + 30_000; pruned < started && Date.now() < deadline;) {
+      pruned += await client.pruneRuns({ olderThan: new Date(Date.now() + 60_000) });
+    }
+    expect(pruned).toBe(started);
+    expect(await counts(app)).toEqual(before);
   });
 
   it('never deletes a started run, however old', async () => {

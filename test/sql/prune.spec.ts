@@ -60,4 +60,43 @@ describe('prune_runs', () => {
       .toEqual([2, 2, 1, 0]);
     expect(await count(pool(), `select 1 from pgflow.runs where flow_slug = 'prune_many'`)).toBe(0);
   });
+  it('leaves no row of a pruned run in any run-owned table, and those of a kept run untouched', async () => {
+    await defineFlow(pool(), 'prune_clean', [{ slug: 'a' }, { slug: 'b', deps: ['a'] }, { slug: 'c', deps: ['a'] }]);
+    const gone = await startFlow(pool(), 'prune_clean', {});
+    const kept = await startFlow(pool(), 'prune_clean', {});
+    for (const r of [gone, kept]) {
+      await pool().query(`insert into pgflow.signals (run_id, name, signal_id) values ($1, 'go', 's1'), ($1, 'go', 's2')`,
+        [r.run_id]);
+    }
+    await drain(pool(), 'prune_clean', () => 'x');
+    await age(gone.run_id, 'completed_at');
+    const rows = (runId: string) => Promise.all(['runs', 'step_states', 'step_tasks', 'signals'].map(
+      (table) => count(pool(), `select 1 from pgflow.${table} where run_id = $1`, [runId])));
+    expect(await rows(gone.run_id)).toEqual([1, 3, 3, 2]);
+
+    expect(await prune('1 day', 1000)).toBe(1);
+    expect(await rows(gone.run_id)).toEqual([0, 0, 0, 0]);
+    expect(await rows(kept.run_id)).toEqual([1, 3, 3, 2]);
+  });
+
+  it('skips a run another transaction holds locked (one finishing, say) and deletes it on a later call', async () => {
+    await defineFlow(pool(), 'prune_locked', [{ slug: 'a' }]);
+    const held = await startFlow(pool(), 'prune_locked', {});
+    const free = await startFlow(pool(), 'prune_locked', {});
+    await drain(pool(), 'prune_locked', () => 1);
+    await age(held.run_id, 'completed_at');
+    await age(free.run_id, 'completed_at');
+    const other = await pool().connect();
+    try {
+      await other.query('begin');
+      await other.query('select 1 from pgflow.runs where run_id = $1 for update', [held.run_id]);
+      expect(await prune('1 day', 1000)).toBe(1);
+      expect(await count(pool(), 'select 1 from pgflow.step_tasks where run_id = $1', [held.run_id])).toBe(1);
+      await other.query('commit');
+    } finally {
+      other.release();
+    }
+    expect(await prune('1 day', 1000)).toBe(1);
+    expect(await count(pool(), `select 1 from pgflow.runs where flow_slug = 'prune_locked'`)).toBe(0);
+  });
 });

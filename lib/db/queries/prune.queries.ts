@@ -1,7 +1,8 @@
 import { Queryable, SQL } from './statement';
 
-/** Runs deleted per `prune_runs` call: each batch is its own short transaction. */
-export const PRUNE_BATCH_SIZE = 1000;
+/** Runs deleted per `prune_runs` call: each batch is its own short transaction (sizes
+ * compared with bench/profile/history-probe.ts, PROBE_PRUNE_BATCH). */
+export const PRUNE_BATCH_SIZE = 5000;
 
 /**
  * Deletes finished runs that ended before `olderThan` (with their step states and
