@@ -40,6 +40,14 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.set_flow_control(text,text,int,text,int,int,text)')).toBe(true);
     expect(await source('pgflow.start_tasks(text[],text,int,uuid[],int)')).toContain('q.run_seq');
 
+    // 0010 (set-based prune) undone: prune_runs deletes the runs alone again, children by cascade
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).toContain('delete from pgflow.step_tasks');
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await applied()).toEqual(all.slice(0, -1));
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).not.toContain('delete from pgflow.step_tasks');
+    expect(await source('pgflow.prune_runs(timestamptz,int)')).toContain('order by r.created_at');
+    all.pop();
+
     // 0009 (claim order) undone: no run sequence, claims order by visible_at alone
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await applied()).toEqual(all.slice(0, -1));
@@ -57,14 +65,6 @@ describe('pgflow migrations, one at a time', () => {
     expect(await exists('pgflow.cascade_finished(uuid[],text[],text[])')).toBe(false);
     expect(await exists('pgflow.cascade_finished(uuid[],text[])')).toBe(true);
     expect(await source('pgflow.complete_tasks(jsonb)')).toContain('from res, pgflow.runs r');
-    all.pop();
-
-    // 0008 (set-based prune) undone: prune_runs deletes the runs alone again, children by cascade
-    expect(await source('pgflow.prune_runs(timestamptz,int)')).toContain('delete from pgflow.step_tasks');
-    await ds.undoLastMigration({ transaction: 'each' });
-    expect(await applied()).toEqual(all.slice(0, -1));
-    expect(await source('pgflow.prune_runs(timestamptz,int)')).not.toContain('delete from pgflow.step_tasks');
-    expect(await source('pgflow.prune_runs(timestamptz,int)')).toContain('order by r.created_at');
     all.pop();
 
     // 0007 (flow control) undone: no limits, limit keys or bookkeeping; the earlier claim is back
