@@ -1,13 +1,11 @@
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'fs';
 import { performance } from 'perf_hooks';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { PgflowModule, PgflowWorker } from '../../lib';
+import { PgflowWorker } from '../../lib';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { PGFLOW_TUNED } from '../engines/pgflow.engine';
-import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
+import { probeApp } from './probe.app';
 
 /**
  * Where a W1 drain's CPU goes: the worker's Node process against every Postgres process
@@ -47,14 +45,8 @@ function delta(before: Map<number, number>, after: Map<number, number>): number 
 
 async function main(): Promise<void> {
   const url = await freshDatabase(SERVER, DB);
-  const counter = new HandledCounter();
-  @Module({
-    imports: [PgflowModule.forRoot({ dataSource: { type: 'postgres', url }, migrationsRun: true,
-      worker: { autoStart: false, ...(KIND === 'tuned' ? PGFLOW_TUNED : {}), ...(process.env.PROBE_WORKER ? JSON.parse(process.env.PROBE_WORKER) : {}) } })],
-    providers: [{ provide: HandledCounter, useValue: counter }, ...BENCH_FLOWS],
-  })
-  class ProbeModule {}
-  const app = await NestFactory.createApplicationContext(ProbeModule, { logger: ['error', 'warn'] });
+  const { app, counter } = await probeApp(url, { ...(KIND === 'tuned' ? PGFLOW_TUNED : {}),
+    ...(process.env.PROBE_WORKER ? JSON.parse(process.env.PROBE_WORKER) : {}) });
   const c: Client = await connect(url);
   try {
     const worker = app.get(PgflowWorker);

@@ -1,11 +1,9 @@
 import 'reflect-metadata';
 import { writeHeapSnapshot } from 'v8';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { PgflowModule, PgflowWorker } from '../../lib';
+import { PgflowWorker } from '../../lib';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { PGFLOW_TUNED } from '../engines/pgflow.engine';
-import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
+import { probeApp } from './probe.app';
 
 /**
  * W5 in one process, for finding what the tuned worker's heap keeps: drains N
@@ -21,14 +19,7 @@ async function main(): Promise<void> {
   const gc = (global as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc');
   const url = await freshDatabase(SERVER, DB);
-  const counter = new HandledCounter();
-  @Module({
-    imports: [PgflowModule.forRoot({ dataSource: { type: 'postgres', url }, migrationsRun: true,
-      worker: { autoStart: false, ...PGFLOW_TUNED } })],
-    providers: [{ provide: HandledCounter, useValue: counter }, ...BENCH_FLOWS],
-  })
-  class ProbeModule {}
-  const app = await NestFactory.createApplicationContext(ProbeModule, { logger: ['error', 'warn'] });
+  const { app, counter } = await probeApp(url, PGFLOW_TUNED);
   const c = await connect(url);
   try {
     for (let done = 0; done < N; done += 5000) {

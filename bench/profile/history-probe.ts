@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { performance } from 'perf_hooks';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { PgflowClient, PgflowModule, PgflowWorker } from '../../lib';
+import { PgflowClient, PgflowWorker } from '../../lib';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { PGFLOW_TUNED } from '../engines/pgflow.engine';
-import { BENCH_FLOWS, ChainFlow, HandledCounter } from '../workers/pgflow.workflows';
+import { ChainFlow, HandledCounter } from '../workers/pgflow.workflows';
+import { probeApp } from './probe.app';
 
 /**
  * W8 by hand: a W1-style drain (in-process, tuned) and W2-style chains on an empty
@@ -97,14 +96,7 @@ async function pruneBatches(c: Client): Promise<void> {
 
 async function main(): Promise<void> {
   const url = await freshDatabase(SERVER, DB);
-  const counter = new HandledCounter();
-  @Module({
-    imports: [PgflowModule.forRoot({ dataSource: { type: 'postgres', url }, migrationsRun: true,
-      worker: { autoStart: false, ...PGFLOW_TUNED } })],
-    providers: [{ provide: HandledCounter, useValue: counter }, ...BENCH_FLOWS],
-  })
-  class ProbeModule {}
-  const app = await NestFactory.createApplicationContext(ProbeModule, { logger: ['error', 'warn'] });
+  const { app, counter } = await probeApp(url, PGFLOW_TUNED);
   const c = await connect(url);
   try {
     const worker = app.get(PgflowWorker);

@@ -1,13 +1,11 @@
 import 'reflect-metadata';
 import { execFileSync } from 'child_process';
 import { existsSync } from 'fs';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { PgflowModule, PgflowWorker } from '../../lib';
+import { PgflowWorker } from '../../lib';
 import { connect, dropDatabase, freshDatabase } from '../support/database';
 import { PGFLOW_TUNED } from '../engines/pgflow.engine';
-import { BENCH_FLOWS, HandledCounter } from '../workers/pgflow.workflows';
+import { probeApp } from './probe.app';
 
 /**
  * Where a single-step run's writes go. Enqueues N runs of bench_single, then drains
@@ -220,16 +218,7 @@ async function main(): Promise<void> {
   if (!readable) console.log(`(pg_waldump cannot read ${walDir}: no WAL record breakdown)`);
 
   const settings = KIND === 'tuned' ? PGFLOW_TUNED : {};
-  @Module({
-    imports: [PgflowModule.forRoot({
-      dataSource: { type: 'postgres', url },
-      migrationsRun: true,
-      worker: { autoStart: false, ...settings },
-    })],
-    providers: [HandledCounter, ...BENCH_FLOWS],
-  })
-  class ProfileModule {}
-  const app = await NestFactory.createApplicationContext(ProfileModule, { logger: ['error', 'warn'] });
+  const { app } = await probeApp(url, settings);
   const c = await connect(url);
   try {
     const rel = () => relations(c);
