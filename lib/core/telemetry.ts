@@ -90,11 +90,10 @@ type QueueStats = () => Promise<{ flow_slug: string; ready: number; oldest_age: 
  */
 @Injectable()
 export class PgflowTelemetry {
-  // Per-attempt work kept off the hot path (measured with the SDK registered): the tracer,
-  // each step's span name and each flow's frozen metric attributes are made once; the
-  // parent context of the last traceparent seen is kept, as a run's steps often follow.
+  // Per-attempt work kept off the hot path (measured with the SDK registered): the tracer
+  // and each flow's frozen metric attributes are made once; the parent context of the last
+  // traceparent seen is kept, as a run's steps often follow.
   private tracer?: OtelTracer;
-  private readonly steps = new Map<string, { spanName: string }>();
   private readonly flows = new Map<string, Readonly<Attributes>>();
   private lastParent?: { traceparent: string; context: OtelContext };
   private instruments?: {
@@ -133,7 +132,7 @@ export class PgflowTelemetry {
     const o = otel();
     if (!o) return NO_SPAN;
     const parent = this.parentOf(o, a.traceparent);
-    const span = this.getTracer(o).startSpan(this.step(a.flowSlug, a.stepSlug).spanName, {
+    const span = this.getTracer(o).startSpan(`pgflow.step ${a.flowSlug}.${a.stepSlug}`, {
       kind: o.SpanKind.CONSUMER,
       attributes: {
         'pgflow.run_id': a.runId, 'pgflow.flow': a.flowSlug, 'pgflow.step': a.stepSlug,
@@ -177,13 +176,6 @@ export class PgflowTelemetry {
   /** The tracer, looked up once: before an SDK is registered the API's proxy delegates later. */
   private getTracer(o: OtelApi): OtelTracer {
     return (this.tracer ??= o.trace.getTracer(NAME));
-  }
-
-  private step(flowSlug: string, stepSlug: string): { spanName: string } {
-    const key = `${flowSlug}\u0000${stepSlug}`;
-    let step = this.steps.get(key);
-    if (!step) this.steps.set(key, (step = { spanName: `pgflow.step ${flowSlug}.${stepSlug}` }));
-    return step;
   }
 
   /** One frozen attribute set per flow: an SDK may keep what it is given. */

@@ -35,7 +35,8 @@ begin
     raise exception 'complete_tasks expects a JSON array of results' using errcode = 'PGF05';
   end if;
 
-  -- the batch is parsed once; every statement below reads these arrays
+  -- the batch is parsed once into these arrays (complete_compensations, for compensating
+  -- runs only, reads the JSON itself)
   select array_agg((x->>'run_id')::uuid order by o), array_agg(x->>'step_slug' order by o),
          array_agg((x->>'task_index')::int order by o), array_agg((x->>'attempt')::int order by o),
          array_agg(coalesce(x->'output', 'null'::jsonb) order by o)
@@ -119,11 +120,12 @@ begin
   end if;
 
   -- the attempt is part of the match: a stale attempt of a task whose current attempt
-  -- was accepted in the same batch must still be reported as not accepted
+  -- was accepted in the same batch must still be reported as not accepted (an accepted
+  -- task is in v_done_* once: an update changes a row once)
   return query
     select r.run_id, r.step_slug, r.task_index, d.r is not null
       from unnest(v_r_runs, v_r_steps, v_r_idx, v_r_attempts) with ordinality as r(run_id, step_slug, task_index, attempt, o)
-      left join (select distinct * from unnest(v_done_runs, v_done_steps, v_done_idx, v_done_attempts)) as d(r, s, i, a)
+      left join unnest(v_done_runs, v_done_steps, v_done_idx, v_done_attempts) as d(r, s, i, a)
         on d.r = r.run_id and d.s = r.step_slug and d.i = r.task_index and d.a = r.attempt
      order by r.o;
 end;
