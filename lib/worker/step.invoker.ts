@@ -224,10 +224,11 @@ export class StepInvoker {
  * more once an AsyncLocalStorage is in use (the OpenTelemetry SDK's context manager): the
  * async hooks it enables see each one. The listener stays: the signal ends with the attempt.
  */
-function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+function settledOrAborted<T>(work: T | PromiseLike<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (signal.aborted) reject(signal.reason);
     else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    work.then(resolve, reject);
+    // a synchronous handler's plain value too (Promise.resolve returns a native promise as it is)
+    Promise.resolve(work).then(resolve, reject);
   });
 }
