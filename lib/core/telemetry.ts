@@ -80,6 +80,12 @@ export interface AttemptTelemetry {
   traceparent: string | null;
 }
 
+interface StepNames {
+  readonly spanName: string;
+  readonly flowSlug: string;
+  readonly stepSlug: string;
+}
+
 type QueueStats = () => Promise<{ flow_slug: string; ready: number; oldest_age: number }[]>;
 
 /**
@@ -92,9 +98,14 @@ type QueueStats = () => Promise<{ flow_slug: string; ready: number; oldest_age: 
 export class PgflowTelemetry {
   // Per-attempt work kept off the hot path (measured with the SDK registered): the tracer
   // and each flow's frozen metric attributes are made once; the parent context of the last
-  // traceparent seen is kept, as a run's steps often follow.
+  // traceparent seen is kept, as a run's steps often follow. Each step's span name and
+  // slugs are kept too, found by flow then step (no key string built): a batch span
+  // processor holds every ended span until it exports, long enough for the garbage
+  // collector to move it to the old generation, and the slugs of a claimed row are fresh
+  // strings each time, which the span would otherwise carry there with it.
   private tracer?: OtelTracer;
   private readonly flows = new Map<string, Readonly<Attributes>>();
+  private readonly steps = new Map<string, Map<string, StepNames>>();
   private lastParent?: { traceparent: string; context: OtelContext };
   private instruments?: {
     completed: { add(n: number, a: Attributes): void };
@@ -132,10 +143,11 @@ export class PgflowTelemetry {
     const o = otel();
     if (!o) return NO_SPAN;
     const parent = this.parentOf(o, a.traceparent);
-    const span = this.getTracer(o).startSpan(`pgflow.step ${a.flowSlug}.${a.stepSlug}`, {
+    const step = this.stepNames(a.flowSlug, a.stepSlug);
+    const span = this.getTracer(o).startSpan(step.spanName, {
       kind: o.SpanKind.CONSUMER,
       attributes: {
-        'pgflow.run_id': a.runId, 'pgflow.flow': a.flowSlug, 'pgflow.step': a.stepSlug,
+        'pgflow.run_id': a.runId, 'pgflow.flow': step.flowSlug, 'pgflow.step': step.stepSlug,
         'pgflow.task_index': a.taskIndex, 'pgflow.attempt': a.attempt, 'messaging.system': 'pgflow',
       },
     }, parent);
@@ -176,6 +188,15 @@ export class PgflowTelemetry {
   /** The tracer, looked up once: before an SDK is registered the API's proxy delegates later. */
   private getTracer(o: OtelApi): OtelTracer {
     return (this.tracer ??= o.trace.getTracer(NAME));
+  }
+
+  /** A step's span name and slugs, made once. */
+  private stepNames(flowSlug: string, stepSlug: string): StepNames {
+    let flow = this.steps.get(flowSlug);
+    if (!flow) this.steps.set(flowSlug, (flow = new Map()));
+    let names = flow.get(stepSlug);
+    if (!names) flow.set(stepSlug, (names = { spanName: `pgflow.step ${flowSlug}.${stepSlug}`, flowSlug, stepSlug }));
+    return names;
   }
 
   /** One frozen attribute set per flow: an SDK may keep what it is given. */

@@ -203,13 +203,8 @@ export class StepInvoker {
     };
     const ctx: StepContext | CompensationContext = task.compensation ? { ...step, reason: task.compensation } : step;
     const child = task.compensation ? undefined : this.registry.subflowOf(task.flow_slug, task.step_slug);
-    const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-    aborted.catch(() => undefined);
     try {
-      const value = await Promise.race([handler(task.input, ctx), aborted]);
+      const value = await settledOrAborted(handler(task.input, ctx), signal);
       if (child === undefined) {
         return { ok: true, json: toJsonText(value, `output of step "${task.flow_slug}.${task.step_slug}"`) };
       }
@@ -221,4 +216,19 @@ export class StepInvoker {
       return { ok: false, error };
     }
   }
+}
+
+/**
+ * `work`'s outcome, or the signal's reason as soon as it aborts, whichever comes first:
+ * one promise, not an abort promise, its catch and a race of the two. Every promise costs
+ * more once an AsyncLocalStorage is in use (the OpenTelemetry SDK's context manager): the
+ * async hooks it enables see each one. The listener stays: the signal ends with the attempt.
+ */
+function settledOrAborted<T>(work: T | PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    // a synchronous handler's plain value too (Promise.resolve returns a native promise as it is)
+    Promise.resolve(work).then(resolve, reject);
+  });
 }
